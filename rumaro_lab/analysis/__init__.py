@@ -1,0 +1,1 @@
+"""Engagement analysis: outcomes, correlations, regression models, predictive check."""

