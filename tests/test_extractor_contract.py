@@ -58,3 +58,27 @@ def test_stable_hash_is_order_independent():
 
 def test_defaults_are_registered():
     assert set(DEFAULT_EXTRACTORS) <= set(REGISTRY)
+
+
+def test_configured_instances_pickle_to_workers_with_their_config():
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(Mean(threshold=5)))
+    assert copy.config == {"threshold": 5}
+    assert copy.cache_config_hash() == Mean(threshold=5).cache_config_hash()
+
+
+def test_resolve_order_takes_classes_outside_the_registry():
+    from rumaro_lab.extractors import resolve_order
+
+    class Child(Mean):
+        name, requires = "child", ("mean",)
+
+    assert resolve_order(["child"], classes={"child": Child, "mean": Mean}) == ["mean", "child"]
+    # unavailable optional requirements are left out, available ones come first
+    class Optional(Mean):
+        name, optional_requires = "optional", ("mean",)
+
+    classes = {"optional": Optional, "mean": Mean}
+    assert resolve_order(["optional"], available=lambda n: False, classes=classes) == ["optional"]
+    assert resolve_order(["optional"], available=lambda n: True, classes=classes) == ["mean", "optional"]

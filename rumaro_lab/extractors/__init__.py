@@ -8,7 +8,7 @@ Adding an extractor is one module in this package and one line in `REGISTRY`. En
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -82,6 +82,9 @@ def extractor_class(name: str) -> type[Extractor]:
     return getattr(module, class_name)
 
 
+_registered_class = extractor_class
+
+
 def make_extractor(name: str, settings=None, **config) -> Extractor:
     """An instance of the named extractor with the given config."""
     return extractor_class(name)(settings=settings, **config)
@@ -98,14 +101,24 @@ def resolve_order(
     names: Iterable[str],
     available: Callable[[str], bool] | None = None,
     settings=None,
+    classes: Mapping[str, type[Extractor]] | None = None,
 ) -> list[str]:
     """`names` plus everything they require, in dependency order (requirements first).
 
     Optional requirements are added only when `available(name)` says they can run.
+    `classes` maps names to extractor classes that are not (or not to be taken from) the
+    registry, e.g. an extractor defined in a notebook; their requirements may be registered ones.
     """
+    extra = dict(classes or {})
+
+    def extractor_class(name: str) -> type[Extractor]:
+        return extra[name] if name in extra else _registered_class(name)
+
     if available is None:
 
         def available(n: str) -> bool:
+            if n in extra:
+                return extra[n].availability(settings).ok
             return _availability(n, settings).ok
 
     order: list[str] = []
