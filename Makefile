@@ -34,8 +34,15 @@ demo: models
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: models lint
+test: models lint browser
 	$(BIN)/python -m pytest
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Headless Chromium (Debian's package), which the report tests open report.html in.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "headless Chromium is missing: run 'sudo apt-get install -y chromium' (Debian/Ubuntu)"; exit 1; fi

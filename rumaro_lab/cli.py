@@ -211,13 +211,21 @@ def analyze(
     ctx: typer.Context,
     accounts: Annotated[list[str], typer.Argument(help="One or more accounts (several are pooled).")],
     outcome: Annotated[str, typer.Option(help="likes, comments, engagement, or *_rate / *_relative variants.")] = "likes",
+    model: Annotated[str | None, typer.Option(help="Comma-separated model kinds: negbin, poisson, ols_log1p, mixed (default: the first three; mixed too for several accounts).")] = None,
+    features: Annotated[str | None, typer.Option(help="Comma-separated feature columns, e.g. photo_type.label,emotion.smile (default: all).")] = None,
+    permutations: Annotated[int, typer.Option(min=0, help="Permutations of the predictive check's p-value.")] = 199,
 ) -> None:
-    """Correlations and regression models of features vs engagement, as CSV tables."""
+    """Correlations, regression models, predictive check and power of features vs engagement, as CSV tables."""
     accounts = [validate_account(a) for a in accounts]
     from .analysis.pipeline import analyze_accounts
 
-    written = analyze_accounts(accounts, _settings(ctx), outcome=outcome)
-    out.print(written)
+    def _split(text: str | None) -> list[str] | None:
+        return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+    written = analyze_accounts(accounts, _settings(ctx), outcome=outcome, kinds=_split(model),
+                               features=_split(features), permutations=permutations)
+    for name, path in written.items():
+        out.print(f"{name:<22} {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -226,7 +234,7 @@ def report(
     account: Annotated[str, typer.Argument(help="Account to report on.")],
     blur: Annotated[bool, typer.Option("--blur/--no-blur", help="Blur faces in shown photos (default: blur).")] = True,
     outcome: Annotated[str, typer.Option(help="Outcome to model: likes, comments, engagement, or a *_rate / *_relative variant.")] = "likes",
-    model: Annotated[str, typer.Option(help="negbin, poisson, ols_log1p or mixed.")] = "negbin",
+    model: Annotated[str, typer.Option(help="negbin, poisson or ols_log1p (mixed: see `rumaro batch`).")] = "negbin",
     extractors: Annotated[str | None, typer.Option(help="Comma-separated extractors, if features must be computed first (default: the local set).")] = None,
     show_code: Annotated[bool, typer.Option("--show-code", help="Keep the code cells in report.html.")] = False,
     notebooks: Annotated[Path | None, typer.Option(help="Folder with your own versions of the notebooks.")] = None,
@@ -273,7 +281,7 @@ def demo(ctx: typer.Context) -> None:
     """Import the bundled sample, extract, analyze, and write reports/sample/report.html."""
     from .report import run_demo
 
-    run_demo(_settings(ctx), echo=lambda line: out.print(line, markup=False, highlight=False))
+    run_demo(_settings(ctx), echo=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
 
 
 # typer >= 0.20 vendors its own click: take the exception class from the command it builds.

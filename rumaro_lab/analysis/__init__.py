@@ -1,1 +1,42 @@
-"""Engagement analysis: outcomes, correlations, regression models, predictive check."""
+"""Engagement analysis: outcomes, correlations, regression models, predictive check, power.
+
+Every function takes the dataset of `load_dataset` (one row per post: posts merged with
+features, plus outcome and control columns) and returns a tidy DataFrame, one row per term.
+docs/analysis.md explains each table and how to read it.
+
+>>> from rumaro_lab import analysis
+>>> from rumaro_lab.analysis.simulate import simulate_account
+>>> df = analysis.prepare_dataset(*simulate_account(200, {"sim.flag1": 1.8}, seed=2))
+>>> features = analysis.feature_columns(df)
+>>> features
+['sim.x1', 'sim.flag1', 'photo_type.label']
+>>> table = analysis.fit_model(df, "likes", features, kind="negbin")
+>>> table.set_index("term").loc["sim.flag1", "q_value"] < 0.05
+np.True_
+"""
+
+from .correlations import correlations
+from .dataset import feature_columns, load_dataset, prepare_dataset
+from .fdr import bh_qvalues
+from .models import MODEL_KINDS, fit_model
+from .outcomes import COUNT_OUTCOMES, DEFAULT_CONTROLS, add_outcomes, rolling_baseline
+from .pipeline import analyze_accounts
+from .power import power_table
+from .predictive import predictive_check
+
+__all__ = [
+    "COUNT_OUTCOMES",
+    "DEFAULT_CONTROLS",
+    "MODEL_KINDS",
+    "add_outcomes",
+    "analyze_accounts",
+    "bh_qvalues",
+    "correlations",
+    "feature_columns",
+    "fit_model",
+    "load_dataset",
+    "power_table",
+    "predictive_check",
+    "prepare_dataset",
+    "rolling_baseline",
+]

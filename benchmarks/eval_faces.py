@@ -1,0 +1,136 @@
+"""Face detection recall / precision of the `faces` extractor. Prints one JSON object.
+
+Ground truth:
+
+- COCO-style person keypoints in ../shared/data/mmpose_keypoints (coco, ochuman): a person has a
+  visible face when the nose and both eyes are labelled (v > 0). A detection *finds* that face
+  when its box, grown by 25 %, contains the nose. A detection that finds no annotated face is a
+  false positive only if its centre lies outside every annotated person box (people without
+  keypoint labels are common in these crowds); both counts are reported.
+- COCO-WholeBody face boxes (``face_valid``) on the same COCO images: recall at IoU >= 0.3.
+- skimage's LFW subset (100 faces, 100 non-faces, 25 x 25 grey): each upscaled to 128 px and
+  centred on a 256 px grey canvas, so the faces are ~ 100 px like a selfie's.
+- interfaces_cc0: the 100 CC0 portraits each hold exactly one face (recall of "count >= 1").
+
+    .venv/bin/python benchmarks/eval_faces.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import SHARED_DATA  # noqa: E402
+
+from rumaro_lab.extractors import make_extractor  # noqa: E402
+from rumaro_lab.extractors.faces import iou, parse_boxes  # noqa: E402
+from rumaro_lab.images import LoadedImage, load_image  # noqa: E402
+
+MMPOSE = SHARED_DATA / "mmpose_keypoints"
+SETS = {"coco": "coco/test_coco.json", "ochuman": "ochuman/test_ochuman.json"}
+
+
+def keypoint_faces(faces, folder: str, annotation: str) -> dict:
+    data = json.loads((MMPOSE / annotation).read_text())
+    by_image: dict[int, list] = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    found = gt = fp = unlabelled = 0
+    for image in data["images"]:
+        img = load_image(MMPOSE / folder / image["file_name"])
+        w, h = img.width, img.height
+        boxes = parse_boxes(faces.extract(img, {}, {})["boxes_json"])
+        anns = by_image.get(image["id"], [])
+        noses = []
+        for ann in anns:
+            kp = np.asarray(ann.get("keypoints") or [0] * 51, float).reshape(-1, 3)
+            if kp[0, 2] > 0 and kp[1, 2] > 0 and kp[2, 2] > 0:
+                noses.append((kp[0, 0] / w, kp[0, 1] / h))
+        gt += len(noses)
+        matched = set()
+        for bx, by, bw, bh, _ in boxes:
+            hit = [i for i, (nx, ny) in enumerate(noses)
+                   if bx - bw / 4 <= nx <= bx + bw * 1.25 and by - bh / 4 <= ny <= by + bh * 1.25]
+            if hit:
+                matched.update(hit)
+                continue
+            cx, cy = (bx + bw / 2) * w, (by + bh / 2) * h
+            inside = any(a["bbox"][0] <= cx <= a["bbox"][0] + a["bbox"][2]
+                         and a["bbox"][1] <= cy <= a["bbox"][1] + a["bbox"][3] for a in anns)
+            unlabelled += inside
+            fp += not inside
+        found += len(matched)
+    return {"images": len(data["images"]), "faces": gt, "found": found,
+            "recall": round(found / gt, 3) if gt else None,
+            "detections_outside_people": fp, "detections_on_unlabelled_people": unlabelled}
+
+
+def wholebody_boxes(faces) -> dict:
+    data = json.loads((MMPOSE / "coco" / "test_coco_wholebody.json").read_text())
+    sizes = {im["id"]: (im["width"], im["height"], im["file_name"]) for im in data["images"]}
+    found = total = 0
+    for ann in data["annotations"]:
+        if not ann.get("face_valid"):
+            continue
+        w, h, name = sizes[ann["image_id"]]
+        x, y, bw, bh = ann["face_box"]
+        truth = np.array([x / w, y / h, bw / w, bh / h])
+        boxes = parse_boxes(faces.extract(load_image(MMPOSE / "coco" / name), {}, {})["boxes_json"])
+        total += 1
+        found += any(iou(np.asarray(b[:4]), truth) >= 0.3 for b in boxes)
+    return {"faces": total, "found_iou_0.3": found}
+
+
+def lfw(faces) -> dict:
+    arr = np.load(SHARED_DATA / "pd_demo_images" / "skimage_lfw_subset.npy")
+    tp = fp = 0
+    for i, patch in enumerate(arr):
+        grey = (np.clip(patch, 0, 1) * 255).astype(np.uint8)
+        big = cv2.resize(grey, (128, 128), interpolation=cv2.INTER_CUBIC)
+        canvas = np.full((256, 256), 128, np.uint8)
+        canvas[64:192, 64:192] = big
+        rgb = np.ascontiguousarray(np.repeat(canvas[..., None], 3, axis=2))
+        count = faces.extract(LoadedImage(rgb, f"lfw{i}", "lfw"), {}, {})["count"]
+        if i < 100:
+            tp += count > 0
+        else:
+            fp += count > 0
+    precision = tp / (tp + fp) if tp + fp else None
+    return {"faces": 100, "non_faces": 100, "recall": tp / 100, "false_positive_rate": fp / 100,
+            "precision": round(precision, 3) if precision is not None else None}
+
+
+def portraits(faces) -> dict:
+    paths = sorted((SHARED_DATA / "interfaces_cc0").glob("*.jpg"))
+    counts = [faces.extract(load_image(p), {}, {})["count"] for p in paths]
+    return {"images": len(paths), "found_at_least_one": sum(c >= 1 for c in counts),
+            "exactly_one": sum(c == 1 for c in counts)}
+
+
+def main() -> None:
+    start = time.perf_counter()
+    result = {"benchmark": "faces"}
+    variants = {"default": {}, "no_tiles": {"tiles": False},
+                "full_range_only": {"tiles": False, "short_range": False}}
+    for label, config in variants.items():
+        faces = make_extractor("faces", **config)
+        faces.ensure_ready()
+        result[label] = {
+            **{name: keypoint_faces(faces, name, path) for name, path in SETS.items()},
+            "coco_wholebody_face_boxes": wholebody_boxes(faces),
+            "lfw_subset": lfw(faces),
+            "interfaces_cc0_portraits": portraits(faces),
+        }
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Local extractors on real images with the real models (issue 5).
+
+Models load once per module (fixture `run`); every test uses real photos from ../shared/data.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from rumaro_lab.extractors import make_extractor
+from rumaro_lab.extractors.emotion import EMOTIONS
+from rumaro_lab.images import LoadedImage, load_image
+
+PIPELINE = ("image", "faces", "emotion", "pose", "photo_type", "apparel", "racy", "activity")
+
+
+@pytest.fixture(scope="module")
+def extractors():
+    made = {name: make_extractor(name) for name in PIPELINE}
+    for ex in made.values():
+        assert ex.availability().ok, ex.availability().reason
+        ex.ensure_ready()
+    return made
+
+
+@pytest.fixture(scope="module")
+def run(extractors):
+    """Run the local pipeline on one image, each extractor fed its dependencies' real outputs."""
+    cache: dict = {}
+
+    def _run(path, post=None):
+        key = (str(path), json.dumps(post or {}, sort_keys=True))
+        if key not in cache:
+            image = path if isinstance(path, LoadedImage) else load_image(path)
+            deps: dict = {}
+            for name, ex in extractors.items():
+                deps[name] = ex.check_output(ex.extract(image, deps, post or {}))
+            cache[key] = deps
+        return cache[key]
+
+    return _run
+
+
+def test_astronaut_is_a_portrait_with_one_happy_face(run, shared_data):
+    out = run(shared_data / "pd_demo_images" / "skimage_astronaut.png")
+    assert out["faces"]["count"] == 1
+    assert 0.02 < out["faces"]["largest_area_share"] < 0.2
+    boxes = json.loads(out["faces"]["boxes_json"])
+    assert len(boxes) == 1 and all(0 <= v <= 1 for v in boxes[0])
+    assert out["emotion"]["dominant"] == "happiness"
+    assert out["emotion"]["happiness"] > 0.8
+    assert abs(sum(out["emotion"][e] for e in EMOTIONS) - 1) < 1e-3
+    assert out["photo_type"]["label"] == "portrait"
+    assert out["pose"]["detected"] is True and out["pose"]["full_body_visible"] is False
+    assert out["racy"]["nsfw_score"] < 0.2
+    assert 0 < out["racy"]["skin_share"] < 0.6  # face and hands inside a suit
+
+
+def test_scenery_has_no_face_no_pose_and_nulls(run, shared_data):
+    for name in ("skimage_rocket.jpg", "skimage_grass.png", "skimage_hubble_deep_field.jpg"):
+        out = run(shared_data / "pd_demo_images" / name)
+        assert out["faces"]["count"] == 0
+        assert out["faces"]["largest_area_share"] is None
+        assert all(v is None for v in out["emotion"].values())  # unknown, not 0
+        assert out["pose"]["detected"] is False
+        assert out["pose"]["posture"] is None and out["pose"]["keypoints_json"] is None
+        assert out["photo_type"]["label"] == "scenery"
+        assert out["racy"]["skin_share"] is None and out["racy"]["nsfw_score"] < 0.1
+        assert out["apparel"]["bare_arms"] is None and out["apparel"]["upper_color"] is None
+        assert out["activity"]["label"] == "none"
+
+
+def test_smiling_portrait_vs_neutral_portrait(run, shared_data):
+    smiling = run(shared_data / "interfaces_cc0" / "009.jpg")["emotion"]
+    neutral = run(shared_data / "interfaces_cc0" / "006.jpg")["emotion"]
+    assert smiling["dominant"] == "happiness" and smiling["happiness"] > 0.9
+    assert neutral["dominant"] == "neutral"
+    assert smiling["smile"] > 0.8
+    other = run(shared_data / "interfaces_cc0" / "001.jpg")["emotion"]
+    assert other["smile"] < 0.3 < smiling["smile"]
+    for name in ("009.jpg", "006.jpg", "001.jpg"):  # portraits are not racy
+        assert run(shared_data / "interfaces_cc0" / name)["racy"]["nsfw_score"] < 0.2
+
+
+def test_skier_is_full_body_standing(run, shared_data):
+    out = run(shared_data / "mmpose_keypoints" / "coco" / "000000000785.jpg")
+    pose = out["pose"]
+    assert pose["detected"] and pose["full_body_visible"]
+    assert pose["posture"] == "standing"
+    assert pose["visible_keypoints"] >= 25
+    kp = np.asarray(json.loads(pose["keypoints_json"]))
+    assert kp.shape == (33, 3) and ((kp[:, :2] >= -0.1) & (kp[:, :2] <= 1.1)).all()
+    assert out["photo_type"]["label"] == "full_body"
+    assert out["apparel"]["upper_color_name"] in ("red", "dark red")  # red ski jacket
+    assert out["apparel"]["lower_color_name"] in ("black", "dark grey", "navy")
+    assert out["activity"]["label"] == "standing"
+
+
+def test_image_statistics(run, shared_data, extractors):
+    astro = run(shared_data / "pd_demo_images" / "skimage_astronaut.png")["image"]
+    grass = run(shared_data / "pd_demo_images" / "skimage_grass.png")["image"]
+    assert (astro["width"], astro["height"], astro["aspect_ratio"]) == (512, 512, 1.0)
+    assert grass["saturation"] == 0 and grass["colourfulness"] < 1e-6  # a grey texture
+    assert astro["colourfulness"] > 30 and astro["saturation"] > 0.2
+    assert astro["dominant_color"].startswith("#") and len(astro["dominant_color"]) == 7
+    palette = json.loads(astro["palette_json"])
+    assert abs(sum(p[2] for p in palette) - 1) < 1e-3
+    # blurring lowers the sharpness, darkening lowers the brightness
+    rgb = load_image(shared_data / "pd_demo_images" / "skimage_astronaut.png").rgb
+    ex = extractors["image"]
+    blurred = ex.extract(LoadedImage(cv2.GaussianBlur(rgb, (9, 9), 3), "b", "b"), {}, {})
+    dark = ex.extract(LoadedImage((rgb // 2).astype(np.uint8), "d", "d"), {}, {})
+    assert blurred["sharpness"] < astro["sharpness"] / 4
+    assert dark["brightness"] == pytest.approx(astro["brightness"] / 2, rel=0.05)
+
+
+def test_activity_parses_real_accessibility_captions(run, shared_data):
+    posts = pd.read_csv(shared_data / "spacex_instaloader" / "index.csv")
+    captions = dict(zip(posts["images"], posts["accessibility_caption"], strict=True))
+    rocket = shared_data / "pd_demo_images" / "skimage_rocket.jpg"
+
+    def tags(caption):
+        return run(rocket, {"accessibility_caption": caption})["activity"]
+
+    sky = tags(captions["spacex/2021-06-21_17-24-03_UTC.jpg"])
+    assert sky["caption_tags"] == "sky,vehicle" and sky["caption_kind"] == "image"
+    assert sky["caption_outdoors"] is False and sky["caption_person_count"] is None
+    outdoors = tags(captions["spacex/2021-07-20_00-59-46_UTC.jpg"])
+    assert outdoors["caption_outdoors"] is True and outdoors["caption_tags"] == "outdoors"
+    assert tags(captions["spacex/2021-08-31_23-14-07_UTC.jpg"])["caption_tags"] == "water"
+    # "Photo by SpaceX on June 17, 2021." has no description: unknown, not False
+    plain = tags(captions["spacex/2021-06-17_22-12-42_UTC.jpg"])
+    assert plain["caption_outdoors"] is None and plain["caption_tags"] is None
+    assert tags(None)["caption_kind"] is None
+    person = tags("Photo by X. May be an image of 1 person, standing and outdoors")
+    assert person["caption_person_count"] == 1
+    assert person["caption_standing"] and person["caption_outdoors"]
+    assert not person["caption_sitting"]
+    text = tags("May be an image of 2 people, people sitting and text that says 'standing room'")
+    assert text["caption_person_count"] == 2 and text["caption_sitting"] and text["caption_text"]
+    assert text["caption_standing"] is False  # words inside quoted text are not tags
+
+
+def test_no_person_never_raises_and_gives_nulls(extractors, shared_data):
+    """Dependencies of a photo without people (and empty ones) give nulls, not exceptions."""
+    image = load_image(shared_data / "pd_demo_images" / "skimage_coffee.png")
+    no_face = {"count": 0, "boxes_json": "[]"}
+    no_pose = {"detected": False, "visible_keypoints": 0}
+    for deps in ({"faces": no_face, "pose": no_pose}, {"faces": {}, "pose": {}}):
+        for name in ("emotion", "photo_type", "apparel", "racy", "activity"):
+            ex = extractors[name]
+            out = ex.check_output(ex.extract(image, deps, {}))
+            assert set(out) == set(ex.features)
+        assert extractors["emotion"].extract(image, deps, {}) == {}
+        apparel = extractors["apparel"].extract(image, deps, {})
+        assert apparel == {}  # no person, no objects in the run: everything unknown
+        racy = extractors["racy"]
+        assert racy.check_output(racy.extract(image, deps, {}))["skin_share"] is None
+
+
+def test_tiny_and_extreme_images_never_raise(run):
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1, 3), (3, 2, 3), (40, 3000, 3)):
+        image = LoadedImage(rng.integers(0, 255, shape, dtype=np.uint8), str(shape), str(shape))
+        out = run(image)
+        assert out["faces"]["count"] == 0 and out["pose"]["detected"] is False
+        assert out["image"]["width"] == shape[1] and out["photo_type"]["label"] == "scenery"
+
+
+def test_nudenet_is_optional_and_says_how_to_install():
+    from rumaro_lab.extractors import DEFAULT_EXTRACTORS
+    from rumaro_lab.extractors.packaged_models import package_available
+
+    assert "nudenet" not in DEFAULT_EXTRACTORS
+    availability = make_extractor("nudenet").availability()
+    assert availability.ok is package_available("nudenet")
+    if not availability.ok:
+        assert "make nsfw-parts" in availability.reason and "AGPL" in availability.reason
