@@ -474,8 +474,9 @@ def report_account(
     first (its executed copy is kept beside the report). `notebooks` is a folder with your own
     versions of the notebooks (same file names); by default the repository's.
 
-    >>> report_account("natgeo", Settings())  # doctest: +SKIP
-    PosixPath('reports/natgeo/report.html')
+    Example (executes notebooks, so shown rather than run as a doctest)::
+
+        report_account("natgeo", Settings())   # -> PosixPath('reports/natgeo/report.html')
     """
     account = validate_account(account)
     if model not in MODELS:
