@@ -34,6 +34,20 @@ app.add_typer(models_app, name="models")
 out = Console()
 
 
+def _print_frame(df) -> None:
+    """A DataFrame as a rich table that wraps long cells instead of running off the screen."""
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for column in df.columns:
+        # Names and numbers stay whole; only free text (reasons, sources) wraps.
+        prose = column in {"reason", "description", "source", "origin", "note"}
+        table.add_column(str(column), overflow="fold", no_wrap=not prose)
+    for row in df.astype(object).itertuples(index=False):
+        table.add_row(*("" if value is None or value != value else str(value) for value in row))
+    out.print(table)
+
+
 def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj["settings"]
 
@@ -129,7 +143,7 @@ def extractors_(ctx: typer.Context) -> None:
 
     table = list_extractors(_settings(ctx))
     shown = table[["name", "version", "local", "default", "available", "requires", "reason"]]
-    out.print(shown.astype(object).fillna("").to_string(index=False), markup=False, highlight=False, soft_wrap=True)
+    _print_frame(shown)
 
 
 @cache_app.command("stats")

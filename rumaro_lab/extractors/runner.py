@@ -354,8 +354,21 @@ def _run_inline(
 _POOL_WORKER: _Worker | None = None
 
 
+def _limit_native_threads() -> None:
+    """One compute thread per worker process: the pool already uses every core, and native
+    thread pools (OpenCV, OpenMP) on top of it only fight over the same cores."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - OpenCV is a dependency
+        pass
+
+
 def _init_pool_worker(plan: Plan, instances: Mapping[str, Extractor]) -> None:
     global _POOL_WORKER  # one per worker process: that is where its models live
+    _limit_native_threads()
     _POOL_WORKER = _Worker(plan, instances)
 
 
