@@ -157,6 +157,17 @@ def locate_model(name: str, settings: Settings) -> Path:
     return path
 
 
+def model_availability(name: str, settings: Settings | None = None):
+    """`Availability` of a built model for an extractor's ``availability()``: ok, or why not."""
+    from .extractors.base import Availability
+
+    try:
+        locate_model(name, settings or Settings())
+    except ModelMissingError as exc:
+        return Availability(False, str(exc))
+    return Availability(True)
+
+
 def onnx_session(path: Path, threads: int = 1):
     """An onnxruntime CPU session with a fixed number of intra-op threads.
 

@@ -39,7 +39,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import ModelMissingError
 from .base import Availability, Extractor, Features
 
 #: COCO-80 names in the models' class order (as in human's src/object/labels.ts)
@@ -175,14 +174,9 @@ class Objects(Extractor):
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
-        from ..models import locate_model
-        from ..settings import Settings
+        from ..models import model_availability
 
-        try:
-            locate_model(MODELS[cls.default_config["detector"]], settings or Settings())
-        except ModelMissingError as exc:
-            return Availability(False, str(exc))
-        return Availability(True)
+        return model_availability(MODELS[cls.default_config["detector"]], settings)
 
     def setup(self) -> None:
         from ..models import locate_model, onnx_session

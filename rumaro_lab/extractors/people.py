@@ -37,7 +37,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import ModelMissingError
 from .base import Availability, Extractor, Features
 
 MODEL = "movenet-multipose"
@@ -132,14 +131,9 @@ class People(Extractor):
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
-        from ..models import locate_model
-        from ..settings import Settings
+        from ..models import model_availability
 
-        try:
-            locate_model(MODEL, settings or Settings())
-        except ModelMissingError as exc:
-            return Availability(False, str(exc))
-        return Availability(True)
+        return model_availability(MODEL, settings)
 
     def setup(self) -> None:
         from ..models import locate_model, onnx_session
