@@ -245,6 +245,15 @@ def test_activity_rules_and_the_people_veto():
     assert out["label"] == "sports" and out["sports"] is True
     cup = {"sports_count": 0, "food_count": 1, "screens_count": 0}
     assert ex.extract(None, {"pose": standing, "objects": cup}, {})["label"] == "eating_drinking"
+    dog = {"sports_count": 0, "food_count": 0, "screens_count": 0, "dog": True, "cat": False}
+    out = ex.extract(None, {"pose": standing, "objects": dog}, {})
+    assert out["label"] == "with_pet" and out["with_pet"] is True and out["travel"] is False
+    bag = {"sports_count": 0, "food_count": 0, "screens_count": 0, "suitcase": True}
+    out = ex.extract(None, {"pose": standing, "objects": bag}, {})
+    assert out["label"] == "travel" and out["travel"] is True
+    # no person: the evidence flags stay, the activity label does not
+    alone = ex.extract(None, {"pose": {"detected": False}, "objects": dog}, {})
+    assert alone["label"] == "none" and alone["with_pet"] is True
     nobody = {"count": 0}
     vetoed = ex.extract(None, {"pose": standing, "people": nobody, "faces": {"count": 0}}, {})
     assert vetoed["label"] == "none" and "posture" not in vetoed

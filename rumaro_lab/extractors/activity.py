@@ -3,6 +3,7 @@
 No action-recognition model runs offline here, so the label comes from rules (first match of
 `LABEL_RULES`' order): ``sports`` (a sports object, with ``objects``), ``eating_drinking`` (food
 or a drink and a hand near the face), ``using_screen`` (a phone/laptop/TV and hands visible),
+``with_pet`` (a dog or cat beside the person), ``travel`` (a suitcase, airplane or boat),
 ``arms_raised``, then the posture (``lying``, ``sitting``, ``standing``), ``posing`` (a person,
 posture unknown) or ``none`` (no pose detected; or, with ``people`` in the run, MoveNet saw nobody
 and no face was found: the MediaPipe body is then taken for a hallucination, as in photo_type).
@@ -62,8 +63,11 @@ _QUOTED = re.compile(r"""(?:that says|says)\s*['"“].*?['"”]""", re.IGNORECAS
 CAPTION_FLAGS = ("standing", "sitting", "outdoors", "indoors", "smiling", "text")
 
 #: The activity labels, in the order their rules are tried (`activity_label`)
-LABEL_RULES: tuple[str, ...] = ("sports", "eating_drinking", "using_screen", "arms_raised",
-                                "lying", "sitting", "standing", "posing", "none")
+LABEL_RULES: tuple[str, ...] = ("sports", "eating_drinking", "using_screen", "with_pet", "travel",
+                                "arms_raised", "lying", "sitting", "standing", "posing", "none")
+#: `objects` presence flags that are evidence of a pet / of travel
+PET_OBJECTS: tuple[str, ...] = ("dog", "cat")
+TRAVEL_OBJECTS: tuple[str, ...] = ("suitcase", "airplane", "boat")
 
 
 def parse_caption(caption: str | None) -> dict[str, Any] | None:
@@ -88,6 +92,10 @@ def _positive(deps: Mapping[str, Any] | None, *keys: str) -> bool:
     return bool(deps) and any((deps.get(k) or 0) > 0 for k in keys)
 
 
+def _present(objects: Mapping[str, Any] | None, labels: tuple[str, ...]) -> bool:
+    return bool(objects) and any(objects.get(label) is True for label in labels)
+
+
 def person_seen(pose: Mapping[str, Any], faces: Mapping[str, Any] | None,
                 people: Mapping[str, Any] | None) -> bool:
     """A MediaPipe body, unless `people` ran and saw nobody and no face was found either
@@ -109,6 +117,10 @@ def activity_label(pose: Mapping[str, Any], objects: Mapping[str, Any] | None) -
         return "eating_drinking"
     if _positive(objects, "screens_count") and pose.get("hands_visible"):
         return "using_screen"
+    if _present(objects, PET_OBJECTS):
+        return "with_pet"
+    if _present(objects, TRAVEL_OBJECTS):
+        return "travel"
     if pose.get("arms_raised"):
         return "arms_raised"
     posture = pose.get("posture")
@@ -121,7 +133,7 @@ class Activity(Extractor):
     """Activity label from pose (+ objects) and tags from Instagram's accessibility caption."""
 
     name = "activity"
-    version = "1"
+    version = "2"
     description = "activity from pose and objects; tags from Instagram's accessibility caption"
     requires = ("pose",)
     optional_requires = ("faces", "people", "objects")
@@ -135,6 +147,8 @@ class Activity(Extractor):
         "sports": "bool",
         "eating_drinking": "bool",
         "using_screen": "bool",
+        "with_pet": "bool",
+        "travel": "bool",
         "caption_kind": "str",
         "caption_tags": "str",
         "caption_person_count": "int",
@@ -154,6 +168,9 @@ class Activity(Extractor):
             out["sports"] = label == "sports" or _positive(objects, "sports_count")
             out["eating_drinking"] = label == "eating_drinking"
             out["using_screen"] = label == "using_screen"
+            # Evidence in the frame, whether or not a person is with it.
+            out["with_pet"] = _present(objects, PET_OBJECTS)
+            out["travel"] = _present(objects, TRAVEL_OBJECTS)
         parsed = parse_caption(post.get("accessibility_caption"))
         if parsed is not None:
             out["caption_kind"] = parsed["kind"]
