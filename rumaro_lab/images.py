@@ -81,14 +81,14 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def decode_image(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode bytes to an oriented RGB array, or raise `ImageLoadError` naming `source`."""
     if not data:
-        raise ImageLoadError(source, "the file is empty")
+        raise ImageLoadError.for_path(source, "the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             width, height = img.size
             if width * height > max_pixels:
-                raise ImageLoadError(
+                raise ImageLoadError.for_path(
                     source, f"{width}x{height} pixels is over the limit of {max_pixels:,}"
                 )
             img.load()  # raises on truncated data
@@ -97,13 +97,13 @@ def decode_image(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.n
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(source, "not an image (unknown format)") from None
+        raise ImageLoadError.for_path(source, "not an image (unknown format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(source, f"too many pixels ({exc})") from None
+        raise ImageLoadError.for_path(source, f"too many pixels ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(source, f"corrupt or truncated ({exc})") from None
+        raise ImageLoadError.for_path(source, f"corrupt or truncated ({exc})") from None
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageLoadError(source, f"unexpected pixel layout {rgb.shape}")
+        raise ImageLoadError.for_path(source, f"unexpected pixel layout {rgb.shape}")
     return np.ascontiguousarray(rgb)
 
 
@@ -123,10 +123,10 @@ def load_image(
         try:
             data = Path(image).read_bytes()
         except FileNotFoundError:
-            raise ImageLoadError(label, "file not found") from None
+            raise ImageLoadError.for_path(label, "file not found") from None
         except IsADirectoryError:
-            raise ImageLoadError(label, "is a directory") from None
+            raise ImageLoadError.for_path(label, "is a directory") from None
         except OSError as exc:
-            raise ImageLoadError(label, f"cannot read ({exc.strerror or exc})") from None
+            raise ImageLoadError.for_path(label, f"cannot read ({exc.strerror or exc})") from None
     rgb = decode_image(data, label, max_pixels=max_pixels)
     return LoadedImage(rgb=rgb, sha256=bytes_sha256(data), source=label, data=data)

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ModelMissingError, RumaroError
+from .errors import ModelBuildError, ModelMissingError, RumaroError
 from .images import file_sha256
 from .settings import Settings
 
@@ -71,8 +71,6 @@ _DETECTION_MIN_SCORE = 0.2
 _N_SAMPLES = 64
 
 
-class ModelBuildError(RumaroError):
-    """The model build failed (package checksum, converter, or golden-output check)."""
 
 
 # -- reading the three JSON files -----------------------------------------------------------

@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from .accounts import validate_account
-from .errors import AccountNotFound, MissingInputError, RumaroError
+from .errors import AccountNotFound, MissingInputError, NotebookFailed, RumaroError, SecretLeak
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,12 +65,8 @@ KERNEL_NAME = "python3"
 MODELS = ("negbin", "poisson", "ols_log1p")
 
 
-class NotebookFailed(RumaroError):
-    """A notebook stopped on an error; the executed copy shows the failing cell."""
 
 
-class SecretLeak(RumaroError):
-    """A credential value turned up in a written report (the file is removed)."""
 
 
 def notebooks_dir(folder: str | Path | None = None) -> Path:

@@ -43,7 +43,7 @@ def image(shared_data):  # 1440 x 960
 @pytest.fixture()
 def sleeps(monkeypatch):
     waited: list[float] = []
-    monkeypatch.setattr(cloud.time, "sleep", waited.append)
+    monkeypatch.setattr(cloud.base.time, "sleep", waited.append)
     return waited
 
 

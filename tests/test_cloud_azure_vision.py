@@ -53,7 +53,7 @@ def other_image(shared_data):
 def sleeps(monkeypatch):
     """time.sleep recorded, not slept (retry waits and rate-limit waits)."""
     waited: list[float] = []
-    monkeypatch.setattr(cloud.time, "sleep", waited.append)
+    monkeypatch.setattr(cloud.base.time, "sleep", waited.append)
     return waited
 
 

@@ -45,7 +45,7 @@ def image(shared_data):
 @pytest.fixture()
 def sleeps(monkeypatch):
     waited: list[float] = []
-    monkeypatch.setattr(cloud.time, "sleep", waited.append)
+    monkeypatch.setattr(cloud.base.time, "sleep", waited.append)
     return waited
 
 

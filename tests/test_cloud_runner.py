@@ -31,7 +31,7 @@ def images(shared_data):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(cloud.time, "sleep", lambda s: None)
+    monkeypatch.setattr(cloud.base.time, "sleep", lambda s: None)
 
 
 def _run(images, settings, **kw):

@@ -174,7 +174,7 @@ class AzureFace(CloudExtractor):
         except requests.RequestException as exc:
             raise TransportFailure(_short(exc)) from None
         if not 200 <= response.status_code < 300:
-            raise HttpFailure(response.status_code, dict(response.headers), response.text)
+            raise HttpFailure.of(response.status_code, dict(response.headers), response.text)
         try:
             body = json.loads(response.text)
         except ValueError as exc:

@@ -196,7 +196,7 @@ class AzureVision(CloudExtractor):
             )
         except ComputerVisionErrorResponseException as exc:
             response = exc.response
-            raise HttpFailure(response.status_code, dict(response.headers), response.text) from None
+            raise HttpFailure.of(response.status_code, dict(response.headers), response.text) from None
         except DeserializationError as exc:
             raise BodyNotJson(str(exc).splitlines()[0][:200]) from None
         except ClientRequestError as exc:
@@ -241,7 +241,7 @@ class AzureVision(CloudExtractor):
             response = exc.response
             if exc.status_code is not None and 200 <= exc.status_code < 300:
                 raise BodyNotJson(str(exc).splitlines()[0][:200]) from None
-            raise HttpFailure(
+            raise HttpFailure.of(
                 exc.status_code or 0, dict(response.headers), response.text()
             ) from None
         except ValueError as exc:

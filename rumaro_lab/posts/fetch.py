@@ -40,7 +40,7 @@ from instaloader.exceptions import (
 )
 
 from ..accounts import validate_account
-from ..errors import AccountNotFound, MissingInputError, RumaroError
+from ..errors import AccountNotFound, MissingInputError, RateLimitWait, RumaroError
 from ..settings import Settings
 from .importing import ImportSummary, import_path
 
@@ -57,12 +57,6 @@ RETRY_AFTER = {429: timedelta(minutes=30), 401: timedelta(hours=12), 403: timede
 _STATUS_RE = re.compile(r"\b(401|403|429)\b")
 
 
-class RateLimitWait(Exception):
-    """instaloader's rate controller wants to sleep longer than we are willing to block."""
-
-    def __init__(self, seconds: float):
-        super().__init__(f"rate limit: instaloader asks to wait {seconds:.0f} s")
-        self.seconds = seconds
 
 
 class _StoppingRateController(instaloader.RateController):
@@ -77,7 +71,7 @@ class _StoppingRateController(instaloader.RateController):
 
     def sleep(self, secs: float) -> None:
         if secs > self.max_wait:
-            raise RateLimitWait(secs)
+            raise RateLimitWait.after(secs)
         super().sleep(secs)
 
 

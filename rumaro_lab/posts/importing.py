@@ -31,7 +31,7 @@ import pandas as pd
 from PIL import Image
 
 from ..accounts import validate_account
-from ..errors import MissingInputError, RumaroError
+from ..errors import MissingInputError, UnimportablePath
 from ..settings import Settings
 from . import nodes
 from .schema import POSTS_COLUMNS, coerce_posts, write_posts
@@ -49,8 +49,6 @@ _CHILD_RE = re.compile(r"^(?P<base>.+)_(?P<index>\d+)$")
 _NOT_MEDIA = ("_profile_pic", "_comments", "_location")
 
 
-class UnimportablePath(RumaroError):
-    """A path that can't be imported as a whole (not a folder of posts nor a table)."""
 
 
 @dataclass

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import MetadataError
+
 #: instaloader's __typename / iPhone media_type -> the posts table's media_type
 _TYPENAMES = {"GraphImage": "image", "GraphSidecar": "sidecar", "GraphVideo": "video"}
 _MEDIA_TYPES = {1: "image", 8: "sidecar", 2: "video"}
@@ -37,8 +39,6 @@ _HASHTAG_RE = re.compile(r"(?<![&\w])#(\w+)")
 _MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?!\.)){0,28}[A-Za-z0-9_]?)")
 
 
-class MetadataError(ValueError):
-    """A metadata file that can't be read (corrupt, truncated, not instaloader's)."""
 
 
 def load_json_file(path: str | Path) -> dict[str, Any]:
