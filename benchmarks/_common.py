@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rumaro_lab.extractors.base import Extractor
+from rumaro_lab.extractors.schema import continuous, count
 from rumaro_lab.posts.schema import write_posts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,8 +24,11 @@ class BenchStats(Extractor):
     """
 
     name, version = "bench_stats", "1"
-    features = {"brightness": "float", "contrast": "float", "saturation": "float",
-                "sharpness": "float", "width": "int", "height": "int"}
+    features = {"brightness": continuous("mean luma", unit="0..1"),
+                "contrast": continuous("luma standard deviation", unit="0..1"),
+                "saturation": continuous("mean saturation", unit="0..1"),
+                "sharpness": continuous("Laplacian variance"),
+                "width": count("width", unit="px"), "height": count("height", unit="px")}
 
     def extract(self, image, deps, post):
         rgb = image.rgb.astype(np.float32) / 255.0

@@ -86,7 +86,7 @@ def lookups_per_s(folder: Path, n: int = 50_000) -> dict:
     """Batched look-ups of `n` distinct keys in a cache holding them (realistic values)."""
     with FeatureCache(folder / "lookup.sqlite") as cache:
         value = {"brightness": 0.51234, "contrast": 0.2231, "dominant_color": "#a0b0c0",
-                 "count": 2, "boxes_json": "[[0.1,0.2,0.3,0.4,0.99]]"}
+                 "count": 2, "boxes": [[0.1, 0.2, 0.3, 0.4, 0.99]]}
         keys = [CacheKey(f"{i:064x}", "image", "1", "0" * 64) for i in range(n)]
         cache.put_many((k, value, None) for k in keys)
     with FeatureCache(folder / "lookup.sqlite") as cache:  # a fresh connection, as a run has

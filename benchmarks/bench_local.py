@@ -37,7 +37,6 @@ from _common import SHARED_DATA, build_account  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
 from rumaro_lab.extractors.emotion import fer_input, square_crop  # noqa: E402
-from rumaro_lab.extractors.faces import parse_boxes  # noqa: E402
 from rumaro_lab.extractors.packaged_models import fit_within  # noqa: E402
 from rumaro_lab.images import load_image  # noqa: E402
 from rumaro_lab.settings import Settings  # noqa: E402
@@ -103,7 +102,7 @@ def bare_calls(name: str, ex, image, deps) -> tuple[object, object] | None:
                 full.process(tile)
         return bare, lambda: full.process(rgb)
     if name == "emotion":
-        boxes = parse_boxes(deps["faces"]["boxes_json"])[: ex.config["max_faces"]]
+        boxes = (deps["faces"]["boxes"] or [])[: ex.config["max_faces"]]
         if not boxes:
             return None
         inputs = [fer_input(square_crop(rgb, b, ex.config["margin"])) for b in boxes]

@@ -84,7 +84,7 @@ def main() -> None:
         ("objects (nanodet)", Objects(settings), {}),
         ("objects (centernet, opt-in)", Objects(settings, detector="centernet"), {}),
         ("age_gender (1 face, opt-in)", AgeGender(settings),
-         {"faces": {"boxes_json": "[[0.3, 0.15, 0.4, 0.45, 0.9]]"}}),
+         {"faces": {"boxes": [[0.3, 0.15, 0.4, 0.45, 0.9]]}}),
     ):
         try:
             extractor.ensure_ready()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA  # noqa: E402
 
 from rumaro_lab.extractors import make_extractor  # noqa: E402
-from rumaro_lab.extractors.faces import iou, parse_boxes  # noqa: E402
+from rumaro_lab.extractors.faces import iou  # noqa: E402
 from rumaro_lab.images import LoadedImage, load_image  # noqa: E402
 
 MMPOSE = SHARED_DATA / "mmpose_keypoints"
@@ -46,7 +46,7 @@ def keypoint_faces(faces, folder: str, annotation: str) -> dict:
     for image in data["images"]:
         img = load_image(MMPOSE / folder / image["file_name"])
         w, h = img.width, img.height
-        boxes = parse_boxes(faces.extract(img, {}, {})["boxes_json"])
+        boxes = faces(img)["boxes"]
         anns = by_image.get(image["id"], [])
         noses = []
         for ann in anns:
@@ -82,7 +82,7 @@ def wholebody_boxes(faces) -> dict:
         w, h, name = sizes[ann["image_id"]]
         x, y, bw, bh = ann["face_box"]
         truth = np.array([x / w, y / h, bw / w, bh / h])
-        boxes = parse_boxes(faces.extract(load_image(MMPOSE / "coco" / name), {}, {})["boxes_json"])
+        boxes = faces(load_image(MMPOSE / "coco" / name))["boxes"]
         total += 1
         found += any(iou(np.asarray(b[:4]), truth) >= 0.3 for b in boxes)
     return {"faces": total, "found_iou_0.3": found}

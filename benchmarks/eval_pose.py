@@ -63,7 +63,7 @@ def evaluate(pose, folder: str, annotation: str) -> dict:
         persons += len(people)
         row = {"image": image["file_name"], "annotated": len(people), "detected": out["detected"]}
         if out["detected"]:
-            kp = np.asarray(json.loads(out["keypoints_json"]))[MAP]
+            kp = np.asarray(out["keypoints"])[MAP]
             pred = np.column_stack([kp[:, 0] * img.width, kp[:, 1] * img.height, kp[:, 2]])
             scores = [score_person(pred, np.asarray(a["keypoints"], float).reshape(17, 3),
                                    a["bbox"]) for a in people]

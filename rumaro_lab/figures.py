@@ -32,6 +32,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from .analysis.outcomes import rolling_baseline
+from .extractors.schema import feature_schema
+from .fileio import atomic_path
+
 log = logging.getLogger(__name__)
 
 #: Colour-blind-safe palette used for categories everywhere.
@@ -42,9 +46,6 @@ DPI = 300
 #: Longest side of a photo in the posts grid (pixels): enough at print size, keeps files small.
 THUMBNAIL_PX = 480
 #: Category orders shared by every figure (unknown values follow, alphabetically).
-PHOTO_TYPES = ("portrait", "full_body", "group", "scenery", "other")
-EMOTIONS = ("happiness", "neutral", "surprise", "sadness", "anger", "fear", "disgust")
-NO_FACE = "no face"
 #: Colours with a meaning: significant (q < threshold) vs not, and the baseline line.
 SIGNIFICANT, NOT_SIGNIFICANT, BASELINE = "#0072B2", "#9a9a9a", "#D55E00"
 
@@ -147,12 +148,24 @@ def _empty(fig: Figure, ax, message: str) -> Figure:
 
 
 # -- categories: distribution + engagement ---------------------------------------------------
-def _category_values(df: pd.DataFrame, column: str, no_face_label: bool) -> pd.Series:
+def _category_values(df: pd.DataFrame, column: str) -> tuple[pd.Series, list[str]]:
+    """The values to group by, and the declared order of the levels (absent label last).
+
+    A feature declared with ``absent=(column, label)`` shows its nulls as `label` where that
+    column is 0 or False (emotion of a photo without a face: "no face", not "unknown").
+    """
     values = df[column].astype("object") if column in df else pd.Series(None, index=df.index, dtype="object")
-    if no_face_label and "faces.count" in df:
-        no_face = _numeric(df["faces.count"]).eq(0) & values.isna()
-        values = values.where(~no_face, NO_FACE)
-    return values
+    schema = feature_schema(df)
+    if column not in schema:
+        return values, []
+    spec = schema[column]
+    order = list(spec.levels) if spec.kind == "category" else ["False", "True"]
+    if spec.absent is not None and spec.absent[0] in df:
+        where, label = spec.absent
+        absent = _numeric(df[where]).eq(0) & values.isna()
+        values = values.where(~absent, label)
+        order.append(label)
+    return values, order
 
 
 @_styled
@@ -160,19 +173,20 @@ def category_figure(
     df: pd.DataFrame,
     column: str,
     outcome: str = "likes",
-    order: Sequence[str] = (),
+    order: Sequence[str] | None = None,
     title: str | None = None,
-    no_face_label: bool = False,
 ) -> Figure:
     """Two panels: how many posts per category of `column`, and `outcome` per category.
 
-    Posts where the category is unknown (extractor failed) are left out and counted in the
-    title. With ``no_face_label`` posts without faces (``faces.count == 0``) form their own
-    category instead of being unknown.
+    Levels come in their declared order (`rumaro_lab.extractors.schema`) unless `order` is
+    given. Posts where the category is unknown (extractor failed) are left out and counted in
+    the title; where the feature declares what a null means (no face to score), those posts
+    form their own category.
     """
     fig = Figure(figsize=(10, 4.2))
     ax_n, ax_y = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
-    values = _category_values(df, column, no_face_label)
+    values, declared_order = _category_values(df, column)
+    order = declared_order if order is None else order
     data = pd.DataFrame({"category": values, "y": _numeric(df[outcome]) if outcome in df else np.nan})
     unknown = int(data["category"].isna().sum())
     data = data.dropna(subset=["category"])
@@ -205,17 +219,6 @@ def category_figure(
     ax_y.set(title=f"{_label(outcome)} per category (diamond = median)", xlabel=_label(outcome), ylabel="")
     ax_y.tick_params(labelleft=False)
     return fig
-
-
-def photo_type_figure(df: pd.DataFrame, outcome: str = "likes", column: str = "photo_type.label") -> Figure:
-    """Photo-type distribution (portrait, full body, group, scenery, other) and engagement per type."""
-    return category_figure(df, column, outcome, order=PHOTO_TYPES, title="photo type")
-
-
-def emotion_figure(df: pd.DataFrame, outcome: str = "likes", column: str = "emotion.dominant") -> Figure:
-    """Dominant facial emotion (of the largest face) and engagement per emotion; no-face posts apart."""
-    return category_figure(df, column, outcome, order=(*EMOTIONS, NO_FACE),
-                           title="dominant emotion", no_face_label=True)
 
 
 # -- a score against engagement, with a LOWESS smoother --------------------------------------
@@ -258,11 +261,26 @@ def smoother_figure(
     return fig
 
 
-def racy_figure(
-    df: pd.DataFrame, outcome: str = "likes", x: Sequence[str] = ("racy.nsfw_score", "racy.skin_share")
-) -> Figure:
-    """Racy score (and skin share, when computed) against engagement, with a LOWESS smoother."""
-    return smoother_figure(df, list(x), outcome, title="racy score vs engagement")
+# -- one figure per declared feature ---------------------------------------------------------
+def feature_figure(df: pd.DataFrame, column: str, outcome: str = "likes") -> Figure:
+    """The figure that suits the feature's declared kind: categories and flags as groups,
+    scores and counts against `outcome` with a LOWESS curve."""
+    schema = feature_schema(df)
+    kind = schema[column].kind if column in schema else "continuous"
+    title = schema[column].meaning if column in schema else None
+    if kind in ("category", "binary"):
+        return category_figure(df, column, outcome, title=f"{_label(column)}: {title}" if title else None)
+    return smoother_figure(df, column, outcome, title=f"{_label(column)}: {title}" if title else None)
+
+
+def primary_feature_figures(df: pd.DataFrame, outcome: str = "likes") -> dict[str, Figure]:
+    """`feature_figure` of every primary feature in `df` (the headline family), in table order.
+
+    Features with no known value on this feed are skipped: there is nothing to draw.
+    """
+    schema = feature_schema(df)
+    return {column: feature_figure(df, column, outcome) for column in schema.primary()
+            if df[column].notna().any()}
 
 
 # -- model coefficients ---------------------------------------------------------------------
@@ -396,20 +414,6 @@ def correlation_heatmap(
 
 
 # -- engagement over time -------------------------------------------------------------------
-def rolling_baseline(df: pd.DataFrame, outcome: str = "likes", window: int = 9) -> pd.Series:
-    """The account's typical `outcome` around each post: centred rolling median over `window` posts.
-
-    Used when the dataset carries no baseline column of its own (``{outcome}_baseline``).
-    """
-    out = pd.Series(np.nan, index=df.index, dtype="float64")
-    groups = df.groupby("account", sort=False) if "account" in df else [(None, df)]
-    for _, part in groups:
-        part = part.sort_values("taken_at")
-        values = _numeric(part[outcome])
-        out.loc[part.index] = values.rolling(window, center=True, min_periods=1).median().to_numpy()
-    return out
-
-
 @_styled
 def engagement_over_time(
     df: pd.DataFrame, outcome: str = "likes", baseline: str | None = None, window: int = 9
@@ -426,7 +430,8 @@ def engagement_over_time(
         return _empty(fig, ax, f"needs taken_at and {outcome}")
     column = baseline or (f"{outcome}_baseline" if f"{outcome}_baseline" in data else None)
     data["_y"] = _numeric(data[outcome])
-    data["_base"] = _numeric(data[column]) if column else rolling_baseline(data, outcome, window)
+    data["_base"] = _numeric(data[column] if column else
+                             rolling_baseline(data, outcome, window, min_posts=1, center=True))
     data["_t"] = pd.to_datetime(data["taken_at"], utc=True).dt.tz_convert(None)
     data = data.dropna(subset=["_t"]).sort_values("_t")
     if "account" not in data:
@@ -464,15 +469,20 @@ def posts_grid(
     data_dir: str | Path = "data",
     blur: bool = True,
     settings=None,
-    label: str | None = "photo_type.label",
+    label: str | None = None,
 ) -> Figure:
     """The `n` posts with the most and the fewest `outcome`, as photos (faces blurred by default).
 
     Images are read from `data_dir` (the ``image`` column, else the cover in ``media``). Face
-    boxes come from ``faces.boxes_json``; see `rumaro_lab.privacy` for what happens when unknown.
+    boxes come from the dataset's face-boxes artifact columns (`load_dataset(...,
+    artifacts=True)`); see `rumaro_lab.privacy` for what happens when they are unknown. Each
+    photo is captioned with `label` (default: the feature declared as the photo's summary).
     """
     from .errors import RumaroError
-    from .privacy import FACE_BOXES_COLUMN, FaceBlurrer, shown_photo
+    from .privacy import FaceBlurrer, face_boxes, shown_photo
+
+    if label is None:
+        label = feature_schema(df).summary()
 
     data = df.assign(_y=_numeric(df[outcome])).dropna(subset=["_y"]).sort_values("_y", ascending=False)
     n = max(1, min(n, len(data) // 2 or 1))
@@ -493,7 +503,7 @@ def posts_grid(
             try:
                 if path is None:
                     raise RumaroError("no image path")
-                pixels = shown_photo(path, row.get(FACE_BOXES_COLUMN), blur=blur, blurrer=blurrer)
+                pixels = shown_photo(path, face_boxes(row), blur=blur, blurrer=blurrer)
                 # "none": pdf/svg embed the thumbnail as it is instead of resampling it to 300 dpi
                 ax.imshow(_thumbnail(pixels), interpolation="none")
             except (RumaroError, OSError) as exc:
@@ -538,9 +548,8 @@ def save_figure(fig: Figure, folder: str | Path, name: str, formats: Sequence[st
     with house_style():
         for fmt in formats:
             path = folder / f"{name}.{fmt}"
-            tmp = folder / f".{name}.tmp.{fmt}"
-            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
-            tmp.replace(path)  # never a half-written figure under the real name
+            with atomic_path(path) as tmp:  # never a half-written figure under the real name
+                fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
             written[fmt] = path
     return written
 

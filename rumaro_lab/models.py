@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelBuildError, ModelMissingError, RumaroError
+from .fileio import write_json
 from .images import file_sha256
 from .settings import Settings
 
@@ -85,10 +86,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically: a crash never leaves half a manifest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data)
 
 
 def read_sources(settings: Settings) -> dict[str, Any]:

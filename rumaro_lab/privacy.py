@@ -3,9 +3,10 @@
 Photos of people are personal data, so anything that *shows* a photo (the top/bottom posts grid,
 an HTML report) blurs faces by default; ``blur=False`` (``--no-blur`` on the CLI) opts out.
 
-Where the faces are comes from the ``faces.boxes_json`` feature the extractors already computed
-(a JSON list of ``[x, y, w, h, score]`` boxes normalised to 0..1). When that is unknown for a
-photo (the faces extractor did not run, or failed), the faces extractor runs on it now. When no
+Where the faces are comes from the face boxes the extractors already computed: any artifact
+declared with kind ``face_boxes`` (a list of ``[x, y, w, h, score]`` boxes normalised to 0..1;
+see `rumaro_lab.extractors.schema`). When they are unknown for a photo (the extractor did not
+run, or failed), the default extractor that declares face boxes runs on it now. When no
 detector can run at all, the *whole* photo is blurred: privacy fails closed, never open.
 
 >>> import numpy as np
@@ -35,8 +36,7 @@ from .images import LoadedImage, load_image
 
 log = logging.getLogger(__name__)
 
-#: The feature holding face boxes (contract: normalised [x, y, w, h, score]).
-FACE_BOXES_COLUMN = "faces.boxes_json"
+FACE_BOXES = "face_boxes"  # the artifact kind privacy reads
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Box:
 
 
 def parse_boxes(value: object) -> list[Box] | None:
-    """``faces.boxes_json`` -> boxes; ``None`` when unknown (null, NaN, unreadable).
+    """Face boxes (a list, or its JSON text) -> `Box` list; ``None`` when unknown (null, NaN,
+    unreadable).
 
     An empty list is a real answer ("no face") and is kept apart from unknown, which makes
     the caller look for faces itself.
@@ -125,13 +126,14 @@ class FaceBlurrer:
     One instance loads the detector at most once (on the first photo that needs it)::
 
         blurrer = FaceBlurrer(settings)
-        pixels = blurrer(load_image("data/raw/sample/a.jpg"), boxes_json=row["faces.boxes_json"])
+        pixels = blurrer(load_image("data/raw/sample/a.jpg"), boxes=face_boxes(row))
     """
 
     def __init__(self, settings=None, margin: float = 0.25):
         self.settings = settings
         self.margin = margin
         self._detector = None
+        self._boxes_key: str | None = None
         self._detector_error: str | None = None
 
     def detect(self, image: LoadedImage) -> list[Box] | None:
@@ -140,12 +142,8 @@ class FaceBlurrer:
             return None
         try:
             if self._detector is None:
-                from .extractors import make_extractor
-
-                detector = make_extractor("faces", self.settings)
-                detector.ensure_ready()
-                self._detector = detector
-            found = self._detector.extract(image, {}, {})
+                self._detector, self._boxes_key = _face_detector(self.settings)
+            found = self._detector(image)
         except Exception as exc:  # any failure of the detector means: fail closed
             self._detector_error = str(exc) if isinstance(exc, RumaroError) else repr(exc)
             log.warning(
@@ -153,24 +151,47 @@ class FaceBlurrer:
                 self._detector_error,
             )
             return None
-        return parse_boxes(found.get("boxes_json"))
+        return parse_boxes(found.get(self._boxes_key))
 
-    def boxes(self, image: LoadedImage, boxes_json: object = None) -> list[Box] | None:
+    def boxes(self, image: LoadedImage, boxes: object = None) -> list[Box] | None:
         """The known boxes, else detected ones, else ``None`` (unknown)."""
-        known = parse_boxes(boxes_json)
+        known = parse_boxes(boxes)
         return known if known is not None else self.detect(image)
 
-    def __call__(self, image: LoadedImage, boxes_json: object = None) -> np.ndarray:
+    def __call__(self, image: LoadedImage, boxes: object = None) -> np.ndarray:
         """RGB pixels of `image` with every face blurred (the whole photo if faces are unknown)."""
-        boxes = self.boxes(image, boxes_json)
-        if boxes is None:
+        found = self.boxes(image, boxes)
+        if found is None:
             return blur_all(image.rgb)
-        return blur_boxes(image.rgb, boxes, margin=self.margin)
+        return blur_boxes(image.rgb, found, margin=self.margin)
+
+
+def _face_detector(settings):
+    """The first default extractor that declares a face-boxes artifact, and that artifact's key."""
+    from .extractors import DEFAULT_EXTRACTORS, make_extractor, registered_classes
+
+    for cls in registered_classes(DEFAULT_EXTRACTORS):
+        for key, art in cls.artifacts.items():
+            if art.kind == FACE_BOXES and not cls.requires:
+                return make_extractor(cls.name, settings), key
+    raise RumaroError("no default extractor declares face boxes")
+
+
+def face_boxes(row: pd.Series | dict) -> object:
+    """The first known face-boxes artifact of a dataset row (None when there is none)."""
+    from .extractors.schema import feature_schema
+
+    columns = list(row.keys()) if isinstance(row, dict) else list(row.index)
+    for column in feature_schema(columns).artifact_columns(FACE_BOXES):
+        value = row.get(column)
+        if column in columns and parse_boxes(value) is not None:
+            return value
+    return None
 
 
 def shown_photo(
     path: str | Path,
-    boxes_json: object = None,
+    boxes: object = None,
     blur: bool = True,
     blurrer: FaceBlurrer | None = None,
     settings=None,
@@ -179,4 +200,4 @@ def shown_photo(
     image = load_image(path, source=str(path))
     if not blur:
         return image.rgb
-    return (blurrer or FaceBlurrer(settings))(image, boxes_json)
+    return (blurrer or FaceBlurrer(settings))(image, boxes)

@@ -43,6 +43,7 @@ import pandas as pd
 
 from .accounts import validate_account
 from .errors import AccountNotFound, MissingInputError, NotebookFailed, RumaroError, SecretLeak
+from .fileio import write_csv, write_text
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -203,11 +204,7 @@ def export_html(executed: str | Path, html: str | Path, show_code: bool = False,
     resources = {"metadata": {"name": title or Path(executed).stem}}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     body = _REMOTE_SCRIPT_RE.sub("", body)
-    html = Path(html)
-    tmp = html.with_name(f".{html.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(html)
-    return html
+    return write_text(html, body)
 
 
 # nbconvert's template loads require.js and MathJax from a CDN. A report works offline without
@@ -235,13 +232,7 @@ def check_no_secrets(paths: Iterable[str | Path], settings: Settings) -> None:
 
 def save_table(table: pd.DataFrame, folder: str | Path, name: str) -> Path:
     """Write a tidy table as ``folder/name.csv`` (atomically); returns the path."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.csv"
-    tmp = folder / f".{name}.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return write_csv(table, Path(folder) / f"{name}.csv")
 
 
 # -- helpers the notebooks call (so that their cells stay one line each) -----------------------

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     def features_path(self, account: str) -> Path:
         return self.processed_dir(account) / "features.parquet"
 
+    def artifacts_path(self, account: str) -> Path:
+        """Boxes, keypoints and masks of the posts' images, beside features.parquet."""
+        return self.processed_dir(account) / "artifacts.parquet"
+
     def report_dir(self, account: str) -> Path:
         return self.reports_dir / validate_account(account)
 

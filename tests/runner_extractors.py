@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rumaro_lab.extractors.base import Extractor
+from rumaro_lab.extractors.schema import binary, continuous, count, text
 
 
 class _Recording(Extractor):
@@ -47,8 +48,10 @@ def setups_per_process(calls_dir: Path, name: str) -> list[int]:
 class MeanColour(_Recording):
     name, version = "mean_colour", "1"
     description = "mean of each channel (test extractor)"
-    features = {"r": "float", "g": "float", "b": "float", "mean": "float", "width": "int",
-                "reddish": "bool", "top_channel": "str"}
+    features = {"r": continuous("mean red"), "g": continuous("mean green"),
+                "b": continuous("mean blue"), "mean": continuous("mean of the channels"),
+                "width": count("width"), "reddish": binary("red is the top channel"),
+                "top_channel": text("the top channel")}
     default_config = {"calls_dir": None, "scale": 1.0}
 
     def extract(self, image, deps, post):
@@ -62,7 +65,7 @@ class AboveMean(_Recording):
     """Share of pixels brighter than the image mean: needs `mean_colour`."""
 
     name, version = "above_mean", "1"
-    features = {"share": "float"}
+    features = {"share": continuous("share (test)")}
     requires = ("mean_colour",)
 
     def extract(self, image, deps, post):
@@ -75,7 +78,7 @@ class Slow(_Recording):
     """Edge energy, deliberately slow (a model-like cost per image)."""
 
     name, version = "slow", "1"
-    features = {"edge_energy": "float"}
+    features = {"edge_energy": continuous("edge_energy (test)")}
     default_config = {"calls_dir": None, "seconds": 0.2}
 
     def extract(self, image, deps, post):
@@ -89,7 +92,7 @@ class Fragile(_Recording):
     """Fails on the image whose file name is `fail_on`; otherwise the green share."""
 
     name, version = "fragile", "1"
-    features = {"green_share": "float"}
+    features = {"green_share": continuous("green_share (test)")}
     default_config = {"calls_dir": None, "fail_on": None}
 
     def extract(self, image, deps, post):
@@ -102,7 +105,7 @@ class Fragile(_Recording):
 
 class FragileChild(_Recording):
     name, version = "fragile_child", "1"
-    features = {"double": "float"}
+    features = {"double": continuous("double (test)")}
     requires = ("fragile",)
 
     def extract(self, image, deps, post):
@@ -114,7 +117,7 @@ class CaptionLength(_Recording):
     """Reads a post field: its output (and cache key) depends on the caption."""
 
     name, version = "caption_length", "1"
-    features = {"n_chars": "int"}
+    features = {"n_chars": count("n_chars (test)")}
     post_fields = ("accessibility_caption",)
 
     def extract(self, image, deps, post):
@@ -128,7 +131,7 @@ class FakeCloud(_Recording):
 
     name, version = "fake_cloud", "1"
     local = False
-    features = {"max_calls": "int", "pid": "int", "height": "int"}
+    features = {"max_calls": count("max_calls (test)"), "pid": count("pid (test)"), "height": count("height (test)")}
     requires = ("mean_colour",)
 
     def extract(self, image, deps, post):

@@ -20,7 +20,7 @@ def _write_account(settings, account, n=80, seed=0, followers=5_000, **kwargs):
     posts, features = simulate_account(n, {"sim.flag1": 1.6, "photo_type.label=portrait": 1.8},
                                        account=account, seed=seed, followers=followers, **kwargs)
     features["faces.boxes_json"] = "[]"  # structured columns are ignored by the analysis
-    features["image.constant"] = pd.array([0.5] * n, dtype="Float64")
+    features["sim.constant"] = pd.array([0.5] * n, dtype="Float64")
     write_posts(posts, settings.posts_path(account))
     settings.features_path(account).parent.mkdir(parents=True, exist_ok=True)
     features.to_parquet(settings.features_path(account), index=False)
@@ -39,7 +39,7 @@ def test_cli_analyze_writes_every_table(settings, capsys):
     model = pd.read_csv(folder / "model_negbin.csv")
     assert "photo_type.label[portrait vs scenery]" in set(model["term"])
     assert not model["term"].str.endswith("_json").any()
-    constant = model[model["term"] == "image.constant"].iloc[0]
+    constant = model[model["term"] == "sim.constant"].iloc[0]
     assert "constant" in constant["note"] and np.isnan(constant["estimate"])
     summary = pd.read_csv(folder / "dataset_summary.csv").iloc[0]
     assert summary["posts"] == 80 and summary["unknown_likes"] == 2

@@ -72,7 +72,7 @@ def test_v10_recording_maps_every_attribute_case_insensitively(face_settings, im
     assert features["largest_area_share"] == pytest.approx(127 * 127 / (1440 * 960), rel=1e-3)
     assert features["largest_cx"] == pytest.approx((550 + 63.5) / 1440, rel=1e-3)
     assert features["largest_cy"] == pytest.approx((202 + 63.5) / 960, rel=1e-3)
-    assert json.loads(features["boxes_json"])[0][:2] == pytest.approx([550 / 1440, 202 / 960], rel=1e-3)
+    assert features["boxes"][0][:2] == pytest.approx([550 / 1440, 202 / 960], rel=1e-3)
     assert (features["head_pose_pitch"], features["head_pose_roll"], features["head_pose_yaw"]) == (14.8, 7.8, 32.0)
     # the real service's casing ("ReadingGlasses", "low", "goodExposure") -> v1.2 spelling
     assert features["glasses"] == "readingGlasses"
@@ -109,7 +109,7 @@ def test_no_face_is_count_zero_and_unknown_attributes(face_settings, image, slee
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", f"{ENDPOINT}/face/v1.2/detect", callback=replay)
         features, _ = _face(face_settings).extract_with_raw(image, {}, {})
-    assert features["count"] == 0 and features["boxes_json"] == "[]"
+    assert features["count"] == 0 and features["boxes"] == []
     assert features["largest_area_share"] is None and features["glasses"] is None
 
 

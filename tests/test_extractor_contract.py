@@ -1,15 +1,17 @@
 import numpy as np
 import pytest
 
-from rumaro_lab.errors import RumaroError
+from rumaro_lab.errors import ExtractorOutputError, RumaroError
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, REGISTRY
-from rumaro_lab.extractors.base import Extractor, ExtractorOutputError, stable_hash
+from rumaro_lab.extractors.base import Extractor, stable_hash
+from rumaro_lab.extractors.schema import binary, continuous, count, text
 from rumaro_lab.images import LoadedImage
 
 
 class Mean(Extractor):
     name, version = "mean", "1"
-    features = {"value": "float", "n": "int", "bright": "bool", "label": "str"}
+    features = {"value": continuous("mean pixel value"), "n": count("values"),
+                "bright": binary("brighter than threshold"), "label": text("a label")}
     default_config = {"threshold": 100}
     post_fields = ("accessibility_caption",)
 

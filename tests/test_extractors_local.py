@@ -50,7 +50,7 @@ def test_astronaut_is_a_portrait_with_one_happy_face(run, shared_data):
     out = run(shared_data / "pd_demo_images" / "skimage_astronaut.png")
     assert out["faces"]["count"] == 1
     assert 0.02 < out["faces"]["largest_area_share"] < 0.2
-    boxes = json.loads(out["faces"]["boxes_json"])
+    boxes = out["faces"]["boxes"]
     assert len(boxes) == 1 and all(0 <= v <= 1 for v in boxes[0])
     assert out["emotion"]["dominant"] == "happiness"
     assert out["emotion"]["happiness"] > 0.8
@@ -68,7 +68,7 @@ def test_scenery_has_no_face_no_pose_and_nulls(run, shared_data):
         assert out["faces"]["largest_area_share"] is None
         assert all(v is None for v in out["emotion"].values())  # unknown, not 0
         assert out["pose"]["detected"] is False
-        assert out["pose"]["posture"] is None and out["pose"]["keypoints_json"] is None
+        assert out["pose"]["posture"] is None and out["pose"]["keypoints"] is None
         assert out["photo_type"]["label"] == "scenery"
         assert out["racy"]["skin_share"] is None and out["racy"]["nsfw_score"] < 0.1
         assert out["apparel"]["bare_arms"] is None and out["apparel"]["upper_color"] is None
@@ -93,7 +93,7 @@ def test_skier_is_full_body_standing(run, shared_data):
     assert pose["detected"] and pose["full_body_visible"]
     assert pose["posture"] == "standing"
     assert pose["visible_keypoints"] >= 25
-    kp = np.asarray(json.loads(pose["keypoints_json"]))
+    kp = np.asarray(pose["keypoints"])
     assert kp.shape == (33, 3) and ((kp[:, :2] >= -0.1) & (kp[:, :2] <= 1.1)).all()
     assert out["photo_type"]["label"] == "full_body"
     assert out["apparel"]["upper_color_name"] in ("red", "dark red")  # red ski jacket
@@ -108,7 +108,7 @@ def test_image_statistics(run, shared_data, extractors):
     assert grass["saturation"] == 0 and grass["colourfulness"] < 1e-6  # a grey texture
     assert astro["colourfulness"] > 30 and astro["saturation"] > 0.2
     assert astro["dominant_color"].startswith("#") and len(astro["dominant_color"]) == 7
-    palette = json.loads(astro["palette_json"])
+    palette = astro["palette"]
     assert abs(sum(p[2] for p in palette) - 1) < 1e-3
     # blurring lowers the sharpness, darkening lowers the brightness
     rgb = load_image(shared_data / "pd_demo_images" / "skimage_astronaut.png").rgb
@@ -149,7 +149,7 @@ def test_activity_parses_real_accessibility_captions(run, shared_data):
 def test_no_person_never_raises_and_gives_nulls(extractors, shared_data):
     """Dependencies of a photo without people (and empty ones) give nulls, not exceptions."""
     image = load_image(shared_data / "pd_demo_images" / "skimage_coffee.png")
-    no_face = {"count": 0, "boxes_json": "[]"}
+    no_face = {"count": 0, "boxes": []}
     no_pose = {"detected": False, "visible_keypoints": 0}
     for deps in ({"faces": no_face, "pose": no_pose}, {"faces": {}, "pose": {}}):
         for name in ("emotion", "photo_type", "apparel", "racy", "activity"):

@@ -6,8 +6,6 @@ shows the case, and on small hand-made inputs at the thresholds where it does no
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -53,8 +51,8 @@ def test_photo_type_uses_people_and_objects_when_present():
     assert classify({"count": 1, "largest_area_share": 0.05}, NO_POSE, people, None)[0] == "group"
     whole = {"count": 1, "largest_share": RULES["full_body_min_box_share"], "full_body_count": 1}
     assert classify({"count": 0}, NO_POSE, whole, None)[0] == "full_body"
-    cup = {"detections_json": json.dumps([["cup", 0.8, 0.2, 0.2, 0.5, 0.5]])}
-    boat = {"detections_json": json.dumps([["boat", 0.8, 0.2, 0.2, 0.5, 0.5]])}
+    cup = {"detections": [["cup", 0.8, 0.2, 0.2, 0.5, 0.5]]}
+    boat = {"detections": [["boat", 0.8, 0.2, 0.2, 0.5, 0.5]]}
     assert classify({"count": 0}, NO_POSE, None, cup)[:2] == ("other", "other:object")
     assert classify({"count": 0}, NO_POSE, None, boat)[0] == "scenery"
     assert classify({"count": 0}, NO_POSE, None, None)[0] == "scenery"
@@ -152,8 +150,8 @@ def test_apparel_regions_and_bare_skin_flags(local):
     rgb[masks["thighs"]] = (20, 20, 20)  # black shorts
     from rumaro_lab.extractors.pose import encode_mask
 
-    pose = {"detected": True, "keypoints_json": json.dumps(kp.tolist()),
-            "mask_json": encode_mask(np.ones((64, 64), bool))}
+    pose = {"detected": True, "keypoints": kp.tolist(),
+            "mask": encode_mask(np.ones((64, 64), bool))}
     ex = local["apparel"]
     out = ex.check_output(ex.extract(LoadedImage(rgb, "s", "s"), {"pose": pose}, {}))
     assert out["upper_color_name"] == "blue" and out["lower_color_name"] == "black"

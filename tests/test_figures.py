@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -40,7 +39,7 @@ def dataset(shared_data: Path, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
             "comments": [3, 10, 1, 40, 22, 0, 9, 5][i],
             "image": f"raw/synthetic/{src.name}",
             "faces.count": 1 if has_face else 0,
-            "faces.boxes_json": json.dumps([[0.3, 0.2, 0.4, 0.45, 0.9]]) if has_face else "[]",
+            "faces.boxes": [[0.3, 0.2, 0.4, 0.45, 0.9]] if has_face else [],
             "emotion.dominant": ["happiness", "neutral", None, "happiness", "surprise", "neutral", None, "happiness"][i],
             "photo_type.label": photo_type,
             "racy.nsfw_score": [0.01, 0.2, 0.05, 0.4, 0.1, 0.02, 0.3, 0.15][i],
@@ -66,7 +65,7 @@ def _model_table(ci_scale: str = "ratio") -> pd.DataFrame:
 
 def test_category_figures_count_posts_per_category(dataset):
     df, _ = dataset
-    fig = figures.photo_type_figure(df, "likes")
+    fig = figures.feature_figure(df, "photo_type.label", "likes")
     ax_n, ax_y = fig.axes[:2]
     labels = [t.get_text() for t in ax_n.get_yticklabels()]
     assert labels == ["portrait", "full_body", "group", "scenery", "other"]  # the house order
@@ -78,7 +77,7 @@ def test_category_figures_count_posts_per_category(dataset):
 
 def test_emotion_figure_puts_faceless_posts_apart(dataset):
     df, _ = dataset
-    fig = figures.emotion_figure(df, "likes")
+    fig = figures.feature_figure(df, "emotion.dominant", "likes")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["happiness", "neutral", "surprise", "no face"]
     # post 6 has a face but no known emotion: unknown, not "no face"
@@ -87,7 +86,7 @@ def test_emotion_figure_puts_faceless_posts_apart(dataset):
 
 def test_racy_figure_draws_points_and_a_lowess_curve(dataset):
     df, _ = dataset
-    fig = figures.racy_figure(df, "likes")
+    fig = figures.smoother_figure(df, ["racy.nsfw_score", "racy.skin_share"], "likes")
     assert len(fig.axes) == 1  # racy.skin_share is not in this dataset: only the score panel
     ax = fig.axes[0]
     curve = [line for line in ax.get_lines() if line.get_label() == "LOWESS"]
@@ -178,9 +177,9 @@ def test_posts_grid_blurs_faces_by_default(dataset):
 def test_unknown_faces_are_detected_and_blurred(shared_data, settings):
     image = load_image(shared_data / "interfaces_cc0" / "001.jpg")
     blurrer = privacy.FaceBlurrer(settings)
-    boxes = blurrer.boxes(image, boxes_json=None)  # unknown: the real faces extractor runs
+    boxes = blurrer.boxes(image, boxes=None)  # unknown: the real faces extractor runs
     assert boxes and 0.05 < boxes[0].w < 0.9
-    out = blurrer(image, boxes_json=None)
+    out = blurrer(image, boxes=None)
     b = boxes[0]
     h, w = image.height, image.width
     face = (slice(int(b.y * h), int((b.y + b.h) * h)), slice(int(b.x * w), int((b.x + b.w) * w)))
@@ -193,7 +192,7 @@ def test_blurring_fails_closed_when_no_detector_can_run(shared_data, monkeypatch
 
     monkeypatch.setattr("rumaro_lab.extractors.make_extractor", no_model)
     image = load_image(shared_data / "interfaces_cc0" / "002.jpg")
-    out = privacy.FaceBlurrer()(image, boxes_json=None)
+    out = privacy.FaceBlurrer()(image, boxes=None)
     # the whole photo is blurred: every quarter loses most of its detail
     for rows in (slice(0, 250), slice(250, 500)):
         for cols in (slice(0, 250), slice(250, 500)):
@@ -211,7 +210,8 @@ def test_parse_boxes_keeps_unknown_apart_from_no_face():
 
 def test_save_figure_writes_png_at_300_dpi_svg_and_pdf(tmp_path, dataset):
     df, _ = dataset
-    paths = figures.save_figure(figures.photo_type_figure(df), tmp_path / "figs", "photo_type")
+    paths = figures.save_figure(figures.feature_figure(df, "photo_type.label"), tmp_path / "figs",
+                                "photo_type")
     assert set(paths) == {"png", "svg", "pdf"}
     with Image.open(paths["png"]) as png:
         assert png.info["dpi"][0] == pytest.approx(300, abs=0.5)
@@ -226,7 +226,7 @@ def test_save_figure_writes_png_at_300_dpi_svg_and_pdf(tmp_path, dataset):
 def test_house_style_does_not_leak_into_global_rcparams(dataset):
     df, _ = dataset
     before = dict(mpl.rcParams)
-    fig = figures.emotion_figure(df)
+    fig = figures.feature_figure(df, "emotion.dominant")
     assert fig.axes[0].spines["top"].get_visible() is False  # the house style was applied...
     after = dict(mpl.rcParams)
     assert {k for k in before if before[k] != after[k] and k != "backend"} == set()  # ...and undone

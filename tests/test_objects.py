@@ -46,7 +46,7 @@ def test_baseball_has_people_a_bat_and_a_glove(objects, shared_data):
     assert out["person_count"] >= 3
     assert out["baseball_bat"] is True and out["baseball_glove"] is True
     assert out["sports_count"] >= 2
-    detections = json.loads(out["detections_json"])
+    detections = out["detections"]
     assert len(detections) == out["count"]
     assert [d[1] for d in detections] == sorted((d[1] for d in detections), reverse=True)
     assert all(0 <= v <= 1 for d in detections for v in d[2:])

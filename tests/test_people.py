@@ -35,7 +35,7 @@ def test_skier_is_one_full_body_person_with_correct_keypoints(people, shared_dat
     truth = next(a for a in json.loads((coco / "test_coco.json").read_text())["annotations"]
                  if a["image_id"] == 785)
     width, height = 640, 425
-    x, y, w, h = json.loads(out["boxes_json"])[0][:4]
+    x, y, w, h = out["boxes"][0][:4]
     gx, gy, gw, gh = truth["bbox"]
     inter = max(0, min(x + w, (gx + gw) / width) - max(x, gx / width)) * \
         max(0, min(y + h, (gy + gh) / height) - max(y, gy / height))
@@ -43,7 +43,7 @@ def test_skier_is_one_full_body_person_with_correct_keypoints(people, shared_dat
     assert iou > 0.6
     assert out["largest_share"] == pytest.approx(w * h, rel=1e-3)
 
-    keypoints = np.asarray(json.loads(out["keypoints_json"])[0])
+    keypoints = np.asarray(out["keypoints"][0])
     assert keypoints.shape == (len(KEYPOINTS), 3)
     gt = np.asarray(truth["keypoints"], dtype=float).reshape(17, 3)
     dist = np.hypot(keypoints[:, 0] * width - gt[:, 0], keypoints[:, 1] * height - gt[:, 1])
@@ -54,7 +54,7 @@ def test_baseball_and_ski_race_have_several_people(people, shared_data):
     coco = shared_data / "mmpose_keypoints" / "coco"
     baseball = run(people, coco / "000000196141.jpg")
     assert baseball["count"] >= 3 and baseball["group"] is True
-    boxes = json.loads(baseball["boxes_json"])
+    boxes = baseball["boxes"]
     areas = [b[2] * b[3] for b in boxes]
     assert len(boxes) == baseball["count"] and areas == sorted(areas, reverse=True)
     race = run(people, coco / "000000197388.jpg")
@@ -67,7 +67,7 @@ def test_scenery_has_no_person(people, shared_data, name):
     assert out["count"] == 0 and out["group"] is False and out["full_body_count"] == 0
     # no person: sizes are unknown, not 0
     assert out["largest_share"] is None and out["mean_visibility"] is None
-    assert json.loads(out["boxes_json"]) == []
+    assert out["boxes"] == []
 
 
 def test_portrait_is_one_person_without_full_body(people, shared_data):

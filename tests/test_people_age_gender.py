@@ -27,7 +27,7 @@ def test_unavailable_until_the_opt_in_model_is_built(tmp_path):
 def test_no_face_gives_unknown_not_zero(tmp_path):
     extractor = AgeGender(Settings(_env_file=None, models_dir=tmp_path))  # no model needed
     image = LoadedImage(rgb=np.zeros((64, 64, 3), np.uint8), sha256="x", source="black")
-    out = extractor.check_output(extractor.extract(image, {"faces": {"count": 0, "boxes_json": "[]"}}, {}))
+    out = extractor.check_output(extractor.extract(image, {"faces": {"count": 0, "boxes": []}}, {}))
     assert out["faces"] == 0
     assert out["age"] is None and out["gender"] is None and out["mean_age"] is None
 

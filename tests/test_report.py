@@ -22,8 +22,8 @@ from rumaro_lab.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 #: A credential in the environment of the run: it must never reach a report.
 SECRET = "rumaro-test-secret-7f3a9c"
-FIGURES = ("engagement_over_time", "photo_type", "emotion", "racy", "correlation_heatmap",
-           "forest_plot", "top_bottom_posts")
+#: plus one figure per primary feature (declared by the extractors), see `_primary_figures`
+FIGURES = ("engagement_over_time", "correlation_heatmap", "forest_plot", "top_bottom_posts")
 #: written by analysis.analyze_accounts, which the report notebook calls (kind: the default negbin)
 TABLES = ("dataset_summary", "feature_summary", "correlations", "model_negbin", "model_negbin_each",
           "predictive", "power")
@@ -57,9 +57,19 @@ def test_demo_writes_the_sample_report_and_says_where(demo):
     assert not errors
 
 
+def _primary_figures(settings) -> list[str]:
+    from rumaro_lab.extractors.schema import feature_schema
+
+    features = pd.read_parquet(settings.features_path("sample"))
+    return [c for c in feature_schema(features).primary() if features[c].notna().any()]
+
+
 def test_report_has_every_figure_in_three_formats(demo):
-    _, html, _ = demo
-    for name in FIGURES:
+    settings, html, _ = demo
+    primary = _primary_figures(settings)
+    # faces, emotion, photo type (with pose) and racy ran: their primary features are drawn
+    assert {"faces.any", "emotion.dominant", "photo_type.label", "racy.nsfw_score"} <= set(primary)
+    for name in (*FIGURES, *primary):
         for fmt in ("png", "svg", "pdf"):
             path = html.parent / "figures" / f"{name}.{fmt}"
             assert path.is_file() and path.stat().st_size > 1000, path

@@ -3,14 +3,19 @@
 `load_dataset` reads each account's posts table (data/interim/ACCOUNT/posts.parquet) and features
 (data/processed/ACCOUNT/features.parquet), merges them on ``account`` + ``post_id`` (every post is
 kept; a post without a feature row has null features) and adds the outcome and control columns
-of `rumaro_lab.analysis.outcomes`. `feature_columns` says which columns are features to analyse.
+of `rumaro_lab.analysis.outcomes`. `feature_columns` says which columns are features to analyse:
+the ones their extractors declare analysable (`rumaro_lab.extractors.schema`), never text,
+diagnostics or artifacts; this module names no feature itself.
 
 >>> import pandas as pd
+>>> from rumaro_lab.extractors.schema import schema_table
+>>> declared = schema_table().set_index("column")
+>>> counts = declared[(declared.kind == "count") & (declared.role != "diagnostic")].index[0]
+>>> texts = declared[declared.kind == "text"].index[0]
 >>> df = pd.DataFrame({"account": ["a"] * 3, "post_id": ["1", "2", "3"],
-...     "faces.count": pd.array([0, 1, 2], dtype="Int64"), "faces.boxes_json": ["[]"] * 3,
-...     "photo_type.label": ["scenery", "portrait", "portrait"], "image.dominant_color": ["#1", "#2", "#3"]})
->>> feature_columns(df, max_levels=2)
-['faces.count', 'photo_type.label']
+...     counts: pd.array([0, 1, 2], dtype="Int64"), texts: ["x", "y", "z"]})
+>>> feature_columns(df) == [counts]
+True
 """
 
 from __future__ import annotations
@@ -22,16 +27,15 @@ import pandas as pd
 
 from ..accounts import validate_account
 from ..errors import AnalysisError, MissingInputError
+from ..extractors.schema import feature_schema
+from ..extractors.tables import KEY_COLUMNS, read_artifacts
 from ..posts.schema import read_posts
 from .outcomes import BASELINE_MIN_POSTS, BASELINE_WINDOW, add_outcomes
 
 log = logging.getLogger(__name__)
 
-#: columns of features.parquet that describe the row, not the photo
-KEY_COLUMNS = ("account", "post_id", "image", "image_sha256", "n_images", "status", "error")
-#: diagnostic columns that restate another feature (photo_type.rule refines photo_type.label)
-DIAGNOSTIC_FEATURES = ("photo_type.rule",)
-#: a string feature with more distinct values than this is an identifier, not a category
+#: a string feature of an undeclared extractor with more distinct values than this is an
+#: identifier, not a category
 MAX_LEVELS = 12
 
 
@@ -80,14 +84,23 @@ def prepare_dataset(
     return add_outcomes(merged, window=baseline_window, min_posts=baseline_min_posts)
 
 
+def read_post_artifacts(account: str, settings) -> pd.DataFrame | None:
+    """One account's artifacts.parquet (boxes, keypoints, masks), parsed; None when absent."""
+    path = settings.artifacts_path(validate_account(account))
+    return read_artifacts(path) if path.exists() else None
+
+
 def load_dataset(
     accounts: Iterable[str] | str,
     settings,
     baseline_window: int = BASELINE_WINDOW,
     baseline_min_posts: int = BASELINE_MIN_POSTS,
+    artifacts: bool = False,
 ) -> pd.DataFrame:
     """Posts merged with features for one or more accounts, with outcome and control columns.
 
+    ``artifacts=True`` adds the artifact columns too (face boxes for blurring, keypoints...): the
+    analysis ignores them, figures that show photos use them.
     Raises `MissingInputError` naming the account when its posts or features are missing.
     """
     if isinstance(accounts, str):
@@ -97,7 +110,14 @@ def load_dataset(
         account = validate_account(account)
         posts = read_posts(settings.posts_path(account))
         posts["account"] = account
-        frames.append(merge_posts_features(posts, read_features(account, settings)))
+        merged = merge_posts_features(posts, read_features(account, settings))
+        extra = read_post_artifacts(account, settings) if artifacts else None
+        if extra is not None:
+            extra = extra.drop(columns=[c for c in ("image", "image_sha256", "account")
+                                        if c in extra]).drop_duplicates("post_id")
+            extra["post_id"] = extra["post_id"].astype("string")
+            merged = merged.merge(extra, on="post_id", how="left")
+        frames.append(merged)
     if not frames:
         raise AnalysisError("no account given", hint="name at least one account")
     merged = pd.concat(frames, ignore_index=True)
@@ -110,23 +130,30 @@ def is_categorical(values: pd.Series) -> bool:
             or isinstance(values.dtype, pd.CategoricalDtype)) and not pd.api.types.is_bool_dtype(values)
 
 
-def feature_columns(df: pd.DataFrame, max_levels: int = MAX_LEVELS) -> list[str]:
+def feature_columns(
+    df: pd.DataFrame,
+    max_levels: int = MAX_LEVELS,
+    roles: Iterable[str] = ("primary", "exploratory"),
+) -> list[str]:
     """The ``EXTRACTOR.FEATURE`` columns to analyse, in table order.
 
-    Numeric and boolean columns, and string columns with at most `max_levels` distinct values; never
-    ``*_json`` columns, key columns, diagnostic columns or columns that are entirely null.
-    Constant columns are kept: the analysis marks them in its tables instead of hiding them.
+    The columns whose declared role is in `roles` and whose kind can enter a model (not free
+    text, not a diagnostic), minus columns that are entirely null. A column of an extractor that
+    is not registered is judged by its dtype (strings with more than `max_levels` values are
+    identifiers). Constant columns are kept: the analysis marks them in its tables.
     """
+    schema = feature_schema(df)
+    roles = set(roles)
     chosen = []
-    for column in df.columns:
-        if ("." not in column or column.endswith("_json") or column in KEY_COLUMNS
-                or column in DIAGNOSTIC_FEATURES):
+    for column, info in schema.columns.items():
+        spec = info.spec
+        if column in KEY_COLUMNS or spec.role not in roles or not spec.analysable:
             continue
         values = df[column]
         if values.isna().all():
             continue
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            chosen.append(column)
-        elif is_categorical(values) and values.dropna().astype(str).nunique() <= max_levels:
-            chosen.append(column)
+        if (not info.declared and spec.kind == "category"
+                and values.dropna().astype(str).nunique() > max_levels):
+            continue
+        chosen.append(column)
     return chosen

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
+from ..extractors.schema import feature_schema
 from .dataset import is_categorical
 from .outcomes import COUNT_OUTCOMES
 
@@ -43,12 +44,13 @@ log = logging.getLogger(__name__)
 MISSING_LEVEL = "(missing)"
 EMPTY_LEVEL = "(empty)"  # an empty string is a value ("no accessory"), but unreadable as a name
 #: preferred reference levels (the most ordinary category), used when present in the data
-DEFAULT_REFERENCES: dict[str, str] = {
-    "photo_type.label": "scenery",
-    "emotion.dominant": "neutral",
-    "pose.posture": "standing",
-    "media_type": "image",
-}
+#: reference levels of categorical controls (features' references are declared by extractors)
+CONTROL_REFERENCES: dict[str, str] = {"media_type": "image"}
+
+
+def default_references(df: pd.DataFrame) -> dict[str, str]:
+    """Reference level of each categorical column: declared for features, fixed for controls."""
+    return {**feature_schema(df).references(), **CONTROL_REFERENCES}
 #: relative size of an R diagonal below which a column is a combination of earlier columns
 COLLINEAR_TOL = 1e-7
 
@@ -193,7 +195,7 @@ def build_design(
     unknown numeric feature values are set to the feature's mean and flagged by an extra
     ``FEATURE[missing]`` term (used by the predictive check, which must keep every post).
     """
-    references = {**DEFAULT_REFERENCES, **(references or {})}
+    references = {**default_references(df), **(references or {})}
     notes: list[str] = []
     if outcome.column not in df:
         raise AnalysisError(f"the outcome column {outcome.column!r} is not in the data",

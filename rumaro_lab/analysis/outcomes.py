@@ -51,10 +51,17 @@ def _floats(values: pd.Series) -> pd.Series:
 
 
 def rolling_baseline(
-    df: pd.DataFrame, outcome: str, window: int = BASELINE_WINDOW, min_posts: int = BASELINE_MIN_POSTS
+    df: pd.DataFrame,
+    outcome: str,
+    window: int = BASELINE_WINDOW,
+    min_posts: int = BASELINE_MIN_POSTS,
+    center: bool = False,
 ) -> pd.Series:
-    """Median of the previous `window` known values of `outcome` in the same account (Float64).
+    """Median of `window` known values of `outcome` in the same account (Float64).
 
+    By default the *previous* `window` known posts: a post never sets its own baseline (the
+    analysis's ``{outcome}_baseline``). ``center=True`` gives the centred median of `window`
+    posts around each one, the post included: a smoother to draw, not a baseline to divide by.
     Posts are ordered by ``taken_at``; a post with an unknown value gets the baseline of its
     time too (the median of the known posts before it) but never enters anyone's baseline.
     """
@@ -65,6 +72,10 @@ def rolling_baseline(
         values = pd.Series(_floats(ordered[outcome]).to_numpy(dtype=float, na_value=np.nan),
                            index=ordered.index)
         known = values.dropna()
+        if center:  # neighbours by position; unknown values are skipped inside each window
+            smooth = values.rolling(window, center=True, min_periods=min_posts).median()
+            result.loc[ordered.index] = smooth.to_numpy()
+            continue
         # median of the known values up to and including each known post ...
         upto = known.rolling(window, min_periods=min_posts).median()
         # ... carried to every later post, then shifted so that a post sees only earlier ones

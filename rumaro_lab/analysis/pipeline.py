@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..accounts import validate_account
 from ..errors import AnalysisError
+from ..fileio import write_csv
 from .correlations import CORRELATION_COLUMNS, correlations
 from .dataset import feature_columns, load_dataset
 from .design import feature_kind, resolve_outcome
@@ -93,12 +94,7 @@ def feature_summary(df: pd.DataFrame, features: Iterable[str], max_missing: floa
 
 
 def _save(table: pd.DataFrame, folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)  # a crash never leaves half a table
-    return path
+    return write_csv(table, folder / f"{name}.csv")  # a crash never leaves half a table
 
 
 def _stage(name: str, compute: Callable[[], pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from scipy import stats
 
 from ..errors import AnalysisError
 from .dataset import feature_columns
-from .design import DEFAULT_REFERENCES, _as_float, category_levels, feature_kind, resolve_outcome
+from .design import _as_float, category_levels, default_references, feature_kind, resolve_outcome
 from .models import fit_model
 from .outcomes import DEFAULT_CONTROLS
 
@@ -83,6 +83,7 @@ def power_table(
     dispersion, method_note = _dispersion(df, outcome, controls)
     factor = 1 / mu + dispersion if mu > 0 else np.inf
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    references = default_references(df)
     rows = []
     for feature in features:
         base = {"feature": feature, "mean_outcome": mu, "dispersion": dispersion, "power": power,
@@ -95,7 +96,7 @@ def power_table(
         known = known_y & values.notna().to_numpy()
         n = int(known.sum())
         if kind == "categorical":
-            labels, ref, others = category_levels(values[known], DEFAULT_REFERENCES.get(feature))
+            labels, ref, others = category_levels(values[known], references.get(feature))
             n_ref = int((labels == ref).sum())
             for level in others:
                 n_level = int((labels == level).sum())

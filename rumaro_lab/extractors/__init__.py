@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from ..errors import RumaroError
+from ..errors import ExtractorDeclarationError, RumaroError
 from .base import Availability, Extractor, Features
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Extractor",
     "Features",
     "extractor_class",
+    "registered_classes",
     "make_extractor",
     "resolve_order",
     "list_extractors",
@@ -79,7 +80,26 @@ def extractor_class(name: str) -> type[Extractor]:
             f"extractor {name!r} cannot be imported: {exc}",
             hint="install the project with `make install` (cloud ones need `pip install .[cloud]`)",
         ) from exc
-    return getattr(module, class_name)
+    cls = getattr(module, class_name)
+    if getattr(cls, "name", None) != name:  # the key is the column prefix: they must agree
+        raise ExtractorDeclarationError(
+            f"REGISTRY[{name!r}] points at {target} whose name is {getattr(cls, 'name', None)!r}",
+            hint="make the registry key and the class's `name` the same")
+    return cls
+
+
+def registered_classes(names: Iterable[str] | None = None) -> list[type[Extractor]]:
+    """The classes of the registered extractors that can be imported here (cloud ones need
+    their extra), in registry order."""
+    classes = []
+    for name in names if names is not None else REGISTRY:
+        try:
+            classes.append(extractor_class(name))
+        except ExtractorDeclarationError:
+            raise
+        except RumaroError:
+            continue
+    return classes
 
 
 _registered_class = extractor_class

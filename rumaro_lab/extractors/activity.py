@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Extractor, Features
+from .pose import POSTURES
+from .schema import binary, category, count, text
 
 #: Caption phrase patterns -> tag; every phrase of the description is tested against each.
 CAPTION_RULES: dict[str, str] = {
@@ -61,6 +63,9 @@ _DESCRIPTION = re.compile(
 _COUNT = re.compile(r"\b(\d+) (?:person|people)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"""(?:that says|says)\s*['"“].*?['"”]""", re.IGNORECASE | re.DOTALL)
 CAPTION_FLAGS = ("standing", "sitting", "outdoors", "indoors", "smiling", "text")
+#: the kinds `_DESCRIPTION` reads ("close-up" is spelt "closeup")
+CAPTION_KINDS = ("image", "closeup", "selfie", "cartoon", "meme", "screenshot", "illustration",
+                 "graphic", "doodle", "text", "art", "painting", "drawing")
 
 #: The activity labels, in the order their rules are tried (`activity_label`)
 LABEL_RULES: tuple[str, ...] = ("sports", "eating_drinking", "using_screen", "with_pet", "travel",
@@ -139,20 +144,28 @@ class Activity(Extractor):
     optional_requires = ("faces", "people", "objects")
     post_fields = ("accessibility_caption",)
     features = {
-        "label": "str",
-        "posture": "str",
-        "arms_raised": "bool",
-        "hands_visible": "bool",
-        "hand_near_face": "bool",
-        "sports": "bool",
-        "eating_drinking": "bool",
-        "using_screen": "bool",
-        "with_pet": "bool",
-        "travel": "bool",
-        "caption_kind": "str",
-        "caption_tags": "str",
-        "caption_person_count": "int",
-        **{f"caption_{flag}": "bool" for flag in CAPTION_FLAGS},
+        "label": category(LABEL_RULES, "activity: the first rule of LABEL_RULES that applies",
+                          reference="none", role="primary"),
+        "posture": category(POSTURES, "pose.posture when a person is seen (restates pose)",
+                            reference="standing", role="diagnostic"),
+        "arms_raised": binary("pose.arms_raised when a person is seen (restates pose)",
+                              role="diagnostic"),
+        "hands_visible": binary("pose.hands_visible when a person is seen (restates pose)",
+                                role="diagnostic"),
+        "hand_near_face": binary("pose.hand_near_face when a person is seen (restates pose)",
+                                 role="diagnostic"),
+        "sports": binary("sports: the label, or sports equipment detected"),
+        "eating_drinking": binary("the label is eating_drinking (hand near face with food or a cup)"),
+        "using_screen": binary("the label is using_screen (a person with a laptop, phone or TV)"),
+        "with_pet": binary("a dog or a cat is detected"),
+        "travel": binary("a suitcase, an airplane or a boat is detected"),
+        "caption_kind": category(CAPTION_KINDS, "kind named by Instagram's accessibility caption",
+                                 reference="image"),
+        "caption_tags": text("tags parsed from Instagram's accessibility caption, comma-separated"),
+        "caption_person_count": count("people counted by Instagram's accessibility caption",
+                                      unit="people"),
+        **{f"caption_{flag}": binary(f"Instagram's accessibility caption says {flag}")
+           for flag in CAPTION_FLAGS},
     }
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:

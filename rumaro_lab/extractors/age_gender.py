@@ -27,7 +27,6 @@ False
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
+from .schema import category, continuous, count
 
 MODEL = "faceres"
 _SIZE = 224
@@ -66,11 +66,13 @@ class AgeGender(Extractor):
     description = "OPTIONAL, off by default: apparent age and gender per face (faceres, ONNX)"
     requires = ("faces",)
     features = {
-        "age": "float",
-        "gender": "str",
-        "gender_confidence": "float",
-        "mean_age": "float",
-        "faces": "int",
+        "age": continuous("estimated age of the largest face (faceres; see docs for its error)",
+                          unit="years"),
+        "gender": category(("female", "male"), "estimated gender of the largest face (null when"
+                           " unsure)"),
+        "gender_confidence": continuous("|p_male - 0.5| x 2", unit="0..1", role="diagnostic"),
+        "mean_age": continuous("mean estimated age over the faces", unit="years"),
+        "faces": count("faces estimated", unit="faces", role="diagnostic"),
     }
     default_config = {"margin": 0.25, "min_gender_confidence": 0.5, "max_faces": 6}
 
@@ -102,7 +104,7 @@ class AgeGender(Extractor):
                 for a, m in zip(ages, male, strict=True)]
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
-        boxes = json.loads((deps.get("faces") or {}).get("boxes_json") or "[]")
+        boxes = list((deps.get("faces") or {}).get("boxes") or [])
         boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[: int(self.config["max_faces"])]
         found = self.estimate(image.rgb, boxes)
         if not found:

@@ -45,10 +45,11 @@ import numpy as np
 
 from ..errors import ModelMissingError, RumaroError
 from .base import Extractor, Features
-from .image_stats import colour_name, palette, to_hex
+from .image_stats import COLOUR_NAMES, colour_name, palette, to_hex
 from .packaged_models import fit_within
 from .pose import K, parse_keypoints
 from .racy import person_mask_at, skin_mask
+from .schema import binary, category, continuous, text
 
 #: Every threshold of the region rules, in one place (tested).
 REGIONS: dict[str, float] = {
@@ -122,21 +123,26 @@ class Apparel(Extractor):
     requires = ("pose",)
     optional_requires = ("objects",)
     features = {
-        "upper_color": "str",
-        "upper_color_name": "str",
-        "lower_color": "str",
-        "lower_color_name": "str",
-        "torso_skin_share": "float",
-        "arms_skin_share": "float",
-        "legs_skin_share": "float",
-        "bare_torso": "bool",
-        "bare_arms": "bool",
-        "bare_legs": "bool",
-        "accessories": "str",
-        "bag": "bool",
-        "tie": "bool",
-        "user_label": "str",
-        "user_score": "float",
+        "upper_color": text("dominant non-skin colour of the torso as #rrggbb (the top garment)"),
+        "upper_color_name": category(COLOUR_NAMES, "name of the top garment's colour",
+                                     reference="black"),
+        "lower_color": text("dominant non-skin colour of the thighs as #rrggbb (the bottom garment)"),
+        "lower_color_name": category(COLOUR_NAMES, "name of the bottom garment's colour",
+                                     reference="black"),
+        "torso_skin_share": continuous("share of skin-coloured pixels in the torso region",
+                                       unit="fraction of region"),
+        "arms_skin_share": continuous("share of skin-coloured pixels in the arm strips",
+                                      unit="fraction of region"),
+        "legs_skin_share": continuous("share of skin-coloured pixels in the shin strips",
+                                      unit="fraction of region"),
+        "bare_torso": binary("the torso is mostly skin (shirtless, swimwear)"),
+        "bare_arms": binary("the arms are mostly skin (sleeveless, short sleeves)"),
+        "bare_legs": binary("the shins are mostly skin (shorts, skirt)"),
+        "accessories": text("COCO accessories found: tie, handbag, backpack, umbrella, suitcase"),
+        "bag": binary("a handbag, backpack or suitcase is detected"),
+        "tie": binary("a tie is detected"),
+        "user_label": text("top class of a user-registered apparel model (null without one)"),
+        "user_score": continuous("score of that class", unit="0..1", role="diagnostic"),
     }
     default_config = {
         "region_side": 256,
@@ -210,9 +216,9 @@ class Apparel(Extractor):
             out["bag"] = any(objects.get(label) for label in _BAGS)
             out["tie"] = bool(objects.get("tie"))
         pose = deps["pose"]
-        kp = parse_keypoints(pose.get("keypoints_json")) if pose.get("detected") else None
+        kp = parse_keypoints(pose.get("keypoints")) if pose.get("detected") else None
         small = fit_within(image.rgb, self.config["region_side"])
-        person = person_mask_at(pose.get("mask_json"), small.shape[:2]) if kp is not None else None
+        person = person_mask_at(pose.get("mask"), small.shape[:2]) if kp is not None else None
         if self._user is not None:
             out["user_label"], out["user_score"] = self.run_user_model(image.rgb, person)
         if kp is None:

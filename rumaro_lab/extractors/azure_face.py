@@ -13,7 +13,7 @@ and ``ReadingGlasses`` where its spec says ``Low``, ``GoodExposure``, ``readingG
 reported in the v1.2 spelling (lowerCamel). Unknown keys are ignored.
 
 Face boxes are mapped onto the local ``faces`` names (``count``, ``largest_area_share``,
-``largest_cx``, ``largest_cy``, ``boxes_json``), emotion onto the local ``emotion`` names.
+``largest_cx``, ``largest_cy``, the ``boxes`` artifact), emotion onto the local ``emotion`` names.
 
 Why plain ``requests`` and not an SDK: azure-cognitiveservices-vision-face (the msrest SDK) is
 retired and still models the retired attributes; its successor azure-ai-vision-face is a beta.
@@ -38,6 +38,7 @@ from ..errors import RumaroError
 from .base import Features
 from .cloud import BodyNotJson, CloudExtractor, HttpFailure, TransportFailure
 from .cloud import short_error as _short
+from .schema import artifact, binary, category, continuous, count, text
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
@@ -87,7 +88,7 @@ class AzureFace(CloudExtractor):
     """Azure Face detect (v1.2 by default, v1.0 for older resources) on the image's bytes."""
 
     name = "azure_face"
-    version = "1"
+    version = "2"
     description = (
         "Azure Face detect (cloud, sends images): face boxes, head pose, glasses, occlusion,"
         " accessories, blur/exposure/noise, quality; emotion/gender/age were RETIRED in 2023,"
@@ -104,32 +105,38 @@ class AzureFace(CloudExtractor):
         "recognition_model": "recognition_04",  # needed for qualityForRecognition
     }
     features = {
-        "count": "int",
-        "largest_area_share": "float",
-        "largest_cx": "float",
-        "largest_cy": "float",
-        "head_pose_pitch": "float",
-        "head_pose_roll": "float",
-        "head_pose_yaw": "float",
-        "glasses": "str",
-        "forehead_occluded": "bool",
-        "eye_occluded": "bool",
-        "mouth_occluded": "bool",
-        "accessory_headwear": "float",
-        "accessory_glasses": "float",
-        "accessory_mask": "float",
-        "blur_level": "str",
-        "blur_value": "float",
-        "exposure_level": "str",
-        "exposure_value": "float",
-        "noise_level": "str",
-        "noise_value": "float",
-        "quality_for_recognition": "str",
-        "smile": "float",
-        **{emotion: "float" for emotion in EMOTIONS},
-        "dominant": "str",
-        "boxes_json": "str",
+        "count": count("faces Azure Face found", unit="faces"),
+        "largest_area_share": continuous("share of the frame covered by the largest face",
+                                         unit="fraction of image area"),
+        "largest_cx": continuous("horizontal centre of the largest face", unit="0..1 of width",
+                                 role="diagnostic"),
+        "largest_cy": continuous("vertical centre of the largest face", unit="0..1 of height",
+                                 role="diagnostic"),
+        "head_pose_pitch": continuous("head pitch of the largest face", unit="degrees"),
+        "head_pose_roll": continuous("head roll of the largest face", unit="degrees"),
+        "head_pose_yaw": continuous("head yaw of the largest face", unit="degrees"),
+        "glasses": text("Azure's glasses type (NoGlasses, ReadingGlasses, Sunglasses...)"),
+        "forehead_occluded": binary("the forehead is occluded"),
+        "eye_occluded": binary("an eye is occluded"),
+        "mouth_occluded": binary("the mouth is occluded"),
+        "accessory_headwear": continuous("confidence of headwear", unit="0..1"),
+        "accessory_glasses": continuous("confidence of glasses", unit="0..1"),
+        "accessory_mask": continuous("confidence of a mask", unit="0..1"),
+        "blur_level": text("Azure's blur level (Low, Medium, High)"),
+        "blur_value": continuous("Azure's blur value", unit="0..1", role="diagnostic"),
+        "exposure_level": text("Azure's exposure level"),
+        "exposure_value": continuous("Azure's exposure value", unit="0..1", role="diagnostic"),
+        "noise_level": text("Azure's noise level"),
+        "noise_value": continuous("Azure's noise value", unit="0..1", role="diagnostic"),
+        "quality_for_recognition": text("Azure's quality for recognition (Low, Medium, High)"),
+        "smile": continuous("Azure smile score (retired by Microsoft)", unit="0..1"),
+        **{emotion: continuous(f"Azure {emotion} score (retired by Microsoft)", unit="0..1")
+           for emotion in EMOTIONS},
+        "dominant": category(EMOTIONS, "Azure's most probable emotion (retired by Microsoft)",
+                             reference="neutral"),
     }
+    artifacts = {"boxes": artifact("face_boxes", "face boxes [x, y, w, h], 0..1 of the frame,"
+                                   " largest first")}
 
     def __init__(self, settings=None, **kwargs: Any):
         if "attributes" in kwargs:  # a list from JSON/CLI -> a tuple (stable cache key)
@@ -196,7 +203,7 @@ class AzureFace(CloudExtractor):
             boxes.append([round(v, 5) for v in (x, y, w, h)] + [None])  # Face gives no score
         out: Features = {
             "count": len(faces),
-            "boxes_json": json.dumps(boxes),
+            "boxes": boxes,
         }
         if not faces:
             return out  # "no face" is an answer (count 0); every per-face feature is unknown

@@ -34,6 +34,8 @@ from ..errors import RumaroError
 from .base import Features
 from .cloud import BodyNotJson, CloudExtractor, HttpFailure, TransportFailure
 from .cloud import short_error as _short
+from .photo_type import LABELS as PHOTO_TYPES
+from .schema import binary, category, continuous, count, text
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
@@ -111,31 +113,35 @@ class AzureVision(CloudExtractor):
         "gender_neutral_caption": True,  # 4.0 only
     }
     features = {
-        "photo_type_label": "str",
-        "photo_type_category": "str",
-        "photo_type_score": "float",
-        "adult_score": "float",
-        "racy_score": "float",
-        "gore_score": "float",
-        "is_adult": "bool",
-        "is_racy": "bool",
-        "is_gory": "bool",
-        "caption": "str",
-        "caption_confidence": "float",
-        "tags": "str",
-        "tag_count": "int",
-        "object_count": "int",
-        "person_count": "int",
-        "face_count": "int",
-        "face_largest_area_share": "float",
-        "dominant_color_foreground": "str",
-        "dominant_color_background": "str",
-        "dominant_colors": "str",
-        "accent_color": "str",
-        "is_bw": "bool",
-        "clip_art_type": "int",
-        "line_drawing_type": "int",
-        "model_version": "str",
+        "photo_type_label": category(PHOTO_TYPES, "photo type by the seed's rule on Azure's"
+                                     " categories", reference="scenery"),
+        "photo_type_category": text("the Azure category that decided the photo type"),
+        "photo_type_score": continuous("score of that category", unit="0..1", role="diagnostic"),
+        "adult_score": continuous("Azure adult (explicit) score", unit="0..1"),
+        "racy_score": continuous("Azure racy (suggestive) score", unit="0..1"),
+        "gore_score": continuous("Azure gore score", unit="0..1"),
+        "is_adult": binary("Azure says adult"),
+        "is_racy": binary("Azure says racy"),
+        "is_gory": binary("Azure says gory"),
+        "caption": text("Azure's caption of the image"),
+        "caption_confidence": continuous("confidence of the caption", unit="0..1",
+                                         role="diagnostic"),
+        "tags": text("Azure's tags, comma-separated"),
+        "tag_count": count("tags returned", unit="tags", role="diagnostic"),
+        "object_count": count("objects Azure detected", unit="objects"),
+        "person_count": count("people Azure detected", unit="people"),
+        "face_count": count("faces Azure detected (v3.2)", unit="faces"),
+        "face_largest_area_share": continuous("share of the frame covered by the largest face",
+                                              unit="fraction of image area"),
+        "dominant_color_foreground": text("Azure's dominant foreground colour name"),
+        "dominant_color_background": text("Azure's dominant background colour name"),
+        "dominant_colors": text("Azure's dominant colour names, comma-separated"),
+        "accent_color": text("Azure's accent colour as #rrggbb"),
+        "is_bw": binary("Azure says black and white"),
+        "clip_art_type": count("Azure clip-art type: 0 non-clip-art .. 3 good clip art",
+                               unit="level"),
+        "line_drawing_type": count("Azure line-drawing type: 0 or 1", unit="level"),
+        "model_version": text("the Azure model version that answered"),
     }
 
     def __init__(self, settings=None, **kwargs: Any):

@@ -1,60 +1,69 @@
 """The extractor contract: one decoded image (+ its dependencies' outputs) -> a flat dict.
 
-An extractor is a small class::
+An extractor is a small class that declares what it computes (`rumaro_lab.extractors.schema`)::
 
     class Brightness(Extractor):
         name = "brightness"            # column prefix: brightness.mean
         version = "1"                  # bump whenever the output for the same input changes
-        features = {"mean": "float"}   # feature -> "float" | "int" | "bool" | "str"
+        features = {"mean": continuous("mean luma", unit="0..255")}
         default_config = {"gamma": 1.0}  # everything that changes the output, and nothing else
 
         def extract(self, image, deps, post):
             return {"mean": float(image.rgb.mean()) ** self.config["gamma"]}
 
-and one line in `rumaro_lab.extractors.REGISTRY`. The runner (`rumaro_lab.extractors.runner`)
-calls `setup()` once per worker process (load models there, never in ``__init__``), then
-`extract_with_raw` for each image in dependency order. Unknown is ``None``, never 0: "no face"
-is ``faces.count == 0`` but ``emotion.happiness is None``.
+and one line in `rumaro_lab.extractors.REGISTRY`. Structured outputs (boxes, keypoints, masks)
+are declared in ``artifacts`` and returned in the same dict; they reach dependants through
+``deps`` and are written beside the table, never into it.
+
+Single use is one call: ``Brightness()(image)`` prepares the extractor (loads its models once),
+runs it and checks the output against the declarations. The runner
+(`rumaro_lab.extractors.runner`) does the same for many images, in dependency order, cached.
+Unknown is ``None``, never 0: "no face" is ``faces.count == 0`` but ``emotion.happiness is None``.
 
 Cache keys are (image sha256, name, version, `cache_config_hash`). The hash covers `config`, the
 optional dependencies present in the run and the post fields the extractor reads (`post_fields`),
-and never credentials (those come from `Settings` and are not part of ``config``).
+and never credentials (those come from `Settings` and are not part of ``config``). Options that
+are not declared in ``default_config`` are refused, so a typo can't silently change a cache key.
 
+>>> from rumaro_lab.images import LoadedImage
+>>> import numpy as np
 >>> class Mean(Extractor):
-...     name, version, features = "mean", "1", {"value": "float"}
+...     name, version = "mean", "1"
+...     features = {"value": continuous("mean pixel value", unit="0..255")}
+...     default_config = {"scale": 1}
 ...     def extract(self, image, deps, post):
-...         return {"value": float(image.rgb.mean())}
->>> m = Mean()
->>> m.cache_config_hash() == Mean().cache_config_hash() != Mean(scale=2).cache_config_hash()
+...         return {"value": float(image.rgb.mean()) * self.config["scale"]}
+>>> Mean()(LoadedImage(rgb=np.full((2, 2, 3), 10, np.uint8), sha256="x", source="grey"))
+{'value': 10.0}
+>>> Mean().cache_config_hash() == Mean().cache_config_hash() != Mean(scale=2).cache_config_hash()
 True
+>>> Mean(sacle=2)
+Traceback (most recent call last):
+...
+rumaro_lab.errors.ExtractorDeclarationError: extractor 'mean' has no option(s) ['sacle'] (its options are ['scale'])
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import ExtractorOutputError, RumaroError
+from ..errors import ExtractorDeclarationError, ExtractorOutputError
+from .schema import Artifact, Feature, continuous, validate_declarations
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
     from ..settings import Settings
 
-FeatureValue = float | int | bool | str | None
-Features = dict[str, FeatureValue]
+__all__ = ["Availability", "Extractor", "Features", "continuous", "stable_hash"]
 
-#: Contract type names -> pandas nullable dtypes used in features.parquet.
-PANDAS_DTYPES: dict[str, str] = {
-    "float": "Float64",
-    "int": "Int64",
-    "bool": "boolean",
-    "str": "string",
-}
+FeatureValue = Any
+Features = dict[str, FeatureValue]
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,6 @@ class Availability:
 
     ok: bool
     reason: str = ""
-
-
 
 
 def stable_hash(obj: Any) -> str:
@@ -83,8 +90,10 @@ class Extractor(ABC):
     name: ClassVar[str]
     #: bump when the output for the same image and config changes
     version: ClassVar[str]
-    #: feature name -> contract type ("float", "int", "bool", "str")
-    features: ClassVar[dict[str, str]]
+    #: feature name -> declaration (`rumaro_lab.extractors.schema`)
+    features: ClassVar[dict[str, Feature]]
+    #: structured outputs kept beside the table (boxes, keypoints, masks)
+    artifacts: ClassVar[dict[str, Artifact]] = {}
     #: one line for `rumaro extractors`
     description: ClassVar[str] = ""
     #: extractors whose outputs `extract` needs (run first, passed in ``deps``)
@@ -98,16 +107,26 @@ class Extractor(ABC):
     #: options that change the output, with their defaults
     default_config: ClassVar[dict[str, Any]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Declarations are checked when the class is defined, not on the first image.
+        if not inspect.isabstract(cls) and "features" in vars(cls):
+            validate_declarations(cls)
+
     def __init__(self, settings: Settings | None = None, **config: Any):
-        unknown = set(config) - set(self.default_config) if self.default_config else set()
+        unknown = set(config) - set(self.default_config)
         if unknown:
-            raise RumaroError(
-                f"extractor {self.name!r} has no option(s) {sorted(unknown)}",
-                hint=f"its options are {sorted(self.default_config)}",
-            )
+            hint = (f"its options are {sorted(self.default_config)}" if self.default_config
+                    else "it has no options")
+            raise ExtractorDeclarationError(
+                f"extractor {self.name!r} has no option(s) {sorted(unknown)}", hint=hint)
         self.config: dict[str, Any] = {**self.default_config, **config}
         self.settings = settings
         self._ready = False
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.config.items() if self.default_config.get(k) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # -- identity ---------------------------------------------------------------------------
     def cache_config_hash(
@@ -122,7 +141,7 @@ class Extractor(ABC):
     @classmethod
     def columns(cls) -> dict[str, str]:
         """``EXTRACTOR.FEATURE`` -> pandas dtype, in declaration order."""
-        return {f"{cls.name}.{k}": PANDAS_DTYPES[v] for k, v in cls.features.items()}
+        return {f"{cls.name}.{k}": spec.dtype for k, spec in cls.features.items()}
 
     # -- life cycle -------------------------------------------------------------------------
     @classmethod
@@ -131,7 +150,7 @@ class Extractor(ABC):
         return Availability(True)
 
     def setup(self) -> None:  # noqa: B027 - optional hook, empty by design
-        """Load models. Called once per worker process before the first image."""
+        """Load models. Called once per process, before the first image (`ensure_ready`)."""
 
     def ensure_ready(self) -> None:
         if not self._ready:
@@ -145,7 +164,7 @@ class Extractor(ABC):
         deps: Mapping[str, Features],
         post: Mapping[str, Any],
     ) -> Features:
-        """Features of one image. ``deps[name]`` holds each required extractor's output."""
+        """Features (and artifacts) of one image. ``deps[name]`` holds each requirement's output."""
 
     def extract_with_raw(
         self,
@@ -154,37 +173,42 @@ class Extractor(ABC):
         post: Mapping[str, Any],
     ) -> tuple[Features, Any]:
         """Features plus a JSON-able raw response to cache (cloud extractors override)."""
+        self.ensure_ready()
         return self.extract(image, deps, post), None
+
+    def __call__(
+        self,
+        image: LoadedImage,
+        deps: Mapping[str, Features] | None = None,
+        post: Mapping[str, Any] | None = None,
+    ) -> Features:
+        """Checked output for one image: prepares itself on first use (models load once)."""
+        missing = [d for d in self.requires if d not in (deps or {})]
+        if missing:
+            raise ExtractorDeclarationError(
+                f"extractor {self.name!r} needs the output of {missing} in deps",
+                hint="run those extractors first (or use rumaro_lab.extractors.extract_images)")
+        values, _ = self.extract_with_raw(image, dict(deps or {}), dict(post or {}))
+        return self.check_output(values)
 
     # -- contract check ---------------------------------------------------------------------
     def check_output(self, values: Mapping[str, Any]) -> Features:
-        """Return exactly the declared features, typed; missing ones are None (unknown)."""
-        extra = set(values) - set(self.features)
+        """Exactly the declared features (typed; missing ones are None) and artifacts."""
+        extra = set(values) - set(self.features) - set(self.artifacts)
         if extra:
             raise ExtractorOutputError(
-                f"extractor {self.name!r} returned undeclared feature(s) {sorted(extra)}"
-            )
+                f"extractor {self.name!r} returned undeclared feature(s) {sorted(extra)}",
+                hint="declare them in `features` (or `artifacts`)")
         out: Features = {}
-        for key, kind in self.features.items():
-            out[key] = _coerce(values.get(key), kind, f"{self.name}.{key}")
+        for key, spec in self.features.items():
+            out[key] = spec.coerce(values.get(key), f"{self.name}.{key}")
+        for key in self.artifacts:
+            value = values.get(key)
+            if value is not None:
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError) as exc:
+                    raise ExtractorOutputError(
+                        f"{self.name}.{key}: an artifact must be JSON-able ({exc})") from exc
+            out[key] = value
         return out
-
-
-def _coerce(value: Any, kind: str, label: str) -> FeatureValue:
-    if value is None:
-        return None
-    try:
-        if kind == "float":
-            value = float(value)
-            return None if math.isnan(value) else value
-        if kind == "int":
-            if isinstance(value, float) and math.isnan(value):
-                return None
-            return int(value)
-        if kind == "bool":
-            return bool(value)
-        if kind == "str":
-            return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ExtractorOutputError(f"{label}: cannot be read as {kind}: {value!r}") from exc
-    raise ExtractorOutputError(f"{label}: unknown feature type {kind!r}")

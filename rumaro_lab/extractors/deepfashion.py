@@ -42,6 +42,7 @@ from .cloud import (
     image_base64,
 )
 from .cloud import short_error as _short
+from .schema import binary, continuous, count, text
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
@@ -92,11 +93,12 @@ class DeepFashion(CloudExtractor):
         "only_people": True,
     }
     features = {
-        "n_articles": "int",
-        "top_article": "str",
-        "max_confidence": "float",
-        "articles": "str",
-        **{f"has_{family}": "bool" for family in FAMILIES},
+        "n_articles": count("clothing articles DeepFashion found", unit="articles"),
+        "top_article": text("the most confident article's name"),
+        "max_confidence": continuous("its confidence", unit="0..1", role="diagnostic"),
+        "articles": text("article names, comma-separated"),
+        **{f"has_{family}": binary(f"an article of the {family} family is found")
+           for family in FAMILIES},
     }
 
     def api_label(self) -> str:

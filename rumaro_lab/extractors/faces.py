@@ -22,19 +22,18 @@ dropped as well (`merge_boxes`).
 
 "No face" is a normal answer: ``count`` 0 and every per-face feature null.
 
-Features (``faces.*``): ``count``; ``largest_area_share`` (box area / frame area of the largest
+Features (``faces.*``): ``any`` (a face is visible); ``count``; ``largest_area_share`` (box area / frame area of the largest
 face); ``largest_cx``, ``largest_cy`` (its centre, 0..1 of the frame); ``largest_width`` (its width,
 0..1 of the frame width); ``max_confidence``, ``mean_confidence`` (detector scores);
-``boxes_json``: ``[[x, y, w, h, score], ...]`` normalised to 0..1, largest first (emotion reads it;
-figures blur these boxes).
+The artifact ``boxes`` holds ``[[x, y, w, h, score], ...]`` normalised to 0..1, largest first
+(emotion reads it; figures blur these boxes).
 
->>> Faces.features["count"], Faces.default_config["max_side"]
-('int', 640)
+>>> Faces.features["count"].kind, Faces.default_config["max_side"]
+('count', 640)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 
 from .base import Availability, Extractor, Features
 from .packaged_models import PackagedModelMissing, fit_within, package_file, quiet_native_logs
+from .schema import artifact, binary, continuous, count
 
 #: images (or tiles) smaller than this many pixels on a side are not searched
 MIN_SIDE = 8
@@ -96,29 +96,28 @@ def merge_boxes(boxes: list[list[float]], iou_threshold: float,
     return kept
 
 
-def parse_boxes(boxes_json: str | None) -> list[list[float]]:
-    """``faces.boxes_json`` back to a list of [x, y, w, h, score] (empty when null)."""
-    if not boxes_json:
-        return []
-    return [list(map(float, b)) for b in json.loads(boxes_json)]
-
-
 class Faces(Extractor):
     """Face count, largest face's size and position, detector confidences."""
 
     name = "faces"
-    version = "1"
+    version = "2"
     description = "face count, size and position (MediaPipe BlazeFace, full + short range)"
     features = {
-        "count": "int",
-        "largest_area_share": "float",
-        "largest_cx": "float",
-        "largest_cy": "float",
-        "largest_width": "float",
-        "max_confidence": "float",
-        "mean_confidence": "float",
-        "boxes_json": "str",
+        "any": binary("at least one face is visible (the published 'faces' estimand)",
+                      role="primary"),
+        "count": count("faces found", unit="faces"),
+        "largest_area_share": continuous("share of the frame covered by the largest face",
+                                         unit="fraction of image area"),
+        "largest_cx": continuous("horizontal centre of the largest face", unit="0..1 of width",
+                                 role="diagnostic"),
+        "largest_cy": continuous("vertical centre of the largest face", unit="0..1 of height",
+                                 role="diagnostic"),
+        "largest_width": continuous("width of the largest face", unit="0..1 of width"),
+        "max_confidence": continuous("highest detector score", unit="0..1", role="diagnostic"),
+        "mean_confidence": continuous("mean detector score", unit="0..1", role="diagnostic"),
     }
+    artifacts = {"boxes": artifact("face_boxes", "face boxes [x, y, w, h, score], 0..1 of the frame,"
+                                   " largest first")}
     default_config = {"min_confidence": 0.5, "max_side": 640, "nms_iou": 0.3, "tiles": True,
                       "tile_min_confidence": 0.7, "tile_skip_face_share": 0.01, "short_range": True,
                       "short_range_min_confidence": 0.7}
@@ -182,12 +181,14 @@ class Faces(Extractor):
         return sorted(merged, key=lambda b: -b[2] * b[3])
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
+        self.ensure_ready()
         boxes = self.detect(image.rgb)
         if not boxes:
-            return {"count": 0, "boxes_json": "[]"}
+            return {"any": False, "count": 0, "boxes": []}
         x, y, w, h, _ = boxes[0]
         scores = [b[4] for b in boxes]
         return {
+            "any": True,
             "count": len(boxes),
             "largest_area_share": w * h,
             "largest_cx": x + w / 2,
@@ -195,5 +196,5 @@ class Faces(Extractor):
             "largest_width": w,
             "max_confidence": max(scores),
             "mean_confidence": float(np.mean(scores)),
-            "boxes_json": json.dumps([[round(v, 4) for v in b] for b in boxes]),
+            "boxes": [[round(v, 4) for v in b] for b in boxes],
         }

@@ -11,7 +11,7 @@ Features (``image.*``):
   so a photo and its 4x upload have comparable values (higher = sharper; < ~100 looks blurred);
 - ``aspect_ratio`` (width / height), ``width``, ``height`` (pixels of the decoded image);
 - ``dominant_color`` (``#rrggbb``), ``dominant_color_name`` (nearest of `COLOUR_NAMES` in CIELAB),
-  ``dominant_color_share`` (share of pixels in that cluster) and ``palette_json``
+  ``dominant_color_share`` (share of pixels in that cluster) and ``palette`` (an artifact:
   (``[[hex, name, share], ...]``, largest first): k-means (k = ``n_colours``, k-means++ with a fixed
   seed, so reruns agree) on a 64 px thumbnail.
 
@@ -25,7 +25,6 @@ Features (``image.*``):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +34,7 @@ from scipy.cluster.vq import kmeans2
 
 from .base import Extractor, Features
 from .packaged_models import fit_within
+from .schema import artifact, category, continuous, count, text
 
 #: Readable colour names and a representative sRGB value each; a colour is named after the
 #: nearest entry in CIELAB (perceptually closer than RGB distances).
@@ -114,22 +114,26 @@ class ImageStats(Extractor):
     """Brightness, contrast, saturation, colourfulness, sharpness, dominant colours, size."""
 
     name = "image"
-    version = "1"
+    version = "2"
     description = "light, colour, sharpness, dominant colours and size (no model)"
     features = {
-        "brightness": "float",
-        "contrast": "float",
-        "saturation": "float",
-        "colourfulness": "float",
-        "sharpness": "float",
-        "aspect_ratio": "float",
-        "width": "int",
-        "height": "int",
-        "dominant_color": "str",
-        "dominant_color_name": "str",
-        "dominant_color_share": "float",
-        "palette_json": "str",
+        "brightness": continuous("mean luma (Rec. 601)", unit="0..1"),
+        "contrast": continuous("RMS contrast: standard deviation of the luma", unit="0..1"),
+        "saturation": continuous("mean HSV saturation", unit="0..1"),
+        "colourfulness": continuous("Hasler & Suesstrunk colourfulness M (0 grey, 82+ highly colourful)",
+                                    unit="M"),
+        "sharpness": continuous("variance of the Laplacian at 540 px (< ~100 looks blurred)",
+                                unit="variance"),
+        "aspect_ratio": continuous("width / height of the decoded image", unit="ratio"),
+        "width": count("width of the decoded image", unit="px"),
+        "height": count("height of the decoded image", unit="px"),
+        "dominant_color": text("the largest colour cluster as #rrggbb"),
+        "dominant_color_name": category(COLOUR_NAMES, "name of the dominant colour (nearest in CIELAB)",
+                                        reference="white"),
+        "dominant_color_share": continuous("share of pixels in the dominant colour cluster",
+                                           unit="fraction of pixels"),
     }
+    artifacts = {"palette": artifact("palette", "[[hex, name, share], ...] largest cluster first")}
     default_config = {"n_colours": 5, "stats_side": 540, "palette_side": 64}
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
@@ -153,8 +157,6 @@ class ImageStats(Extractor):
             "dominant_color": to_hex(top_rgb),
             "dominant_color_name": colour_name(np.clip(top_rgb, 0, 255)),
             "dominant_color_share": float(top_share),
-            "palette_json": json.dumps(
-                [[to_hex(c), colour_name(np.clip(c, 0, 255)), round(float(s), 4)]
-                 for c, s in colours]
-            ),
+            "palette": [[to_hex(c), colour_name(np.clip(c, 0, 255)), round(float(s), 4)]
+                        for c, s in colours],
         }

@@ -12,7 +12,7 @@ Features (``nudenet.*``; a part counts when its score >= ``min_score``):
 ``exposed_count``, ``covered_count``, ``max_exposed_score`` (null when nothing exposed),
 flags ``breast_exposed`` (female), ``male_breast_exposed``, ``buttocks_exposed``,
 ``genitalia_exposed`` (female or male), ``belly_exposed``, ``armpits_exposed``, ``feet_exposed``,
-and ``parts_json``: ``[[class, score, x, y, w, h], ...]`` normalised to 0..1.
+and the artifact ``parts``: ``[[class, score, x, y, w, h], ...]`` normalised to 0..1.
 
 >>> NudeNetParts.local, "nudenet" in NudeNetParts.description
 (True, True)
@@ -20,7 +20,6 @@ and ``parts_json``: ``[[class, score, x, y, w, h], ...]`` normalised to 0..1.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from .base import Availability, Extractor, Features
 from .packaged_models import PackagedModelMissing, fit_within, package_file
+from .schema import artifact, binary, continuous, count
 
 INSTALL_HINT = ("optional, AGPL-3.0: install it with `make nsfw-parts` "
                 "(pip install --no-deps nudenet==3.4.2)")
@@ -48,15 +48,16 @@ class NudeNetParts(Extractor):
     """Exposed/covered body parts from the optional NudeNet detector (AGPL-3.0 extra)."""
 
     name = "nudenet"
-    version = "1"
+    version = "2"
     description = "exposed/covered body parts (optional nudenet package, AGPL-3.0; off by default)"
     features = {
-        "exposed_count": "int",
-        "covered_count": "int",
-        "max_exposed_score": "float",
-        **{flag: "bool" for flag in FLAGS},
-        "parts_json": "str",
+        "exposed_count": count("exposed body parts detected", unit="parts"),
+        "covered_count": count("covered body parts detected", unit="parts"),
+        "max_exposed_score": continuous("best score of an exposed part (null: none)", unit="0..1"),
+        **{flag: binary(f"NudeNet finds {flag.replace('_', ' ')}") for flag in FLAGS},
     }
+    artifacts = {"parts": artifact("detections", "[[class, score, x, y, w, h], ...], 0..1 of the "
+                                   "frame, best first")}
     default_config = {"min_score": 0.4, "max_side": 640}
 
     @classmethod
@@ -89,11 +90,11 @@ class NudeNetParts(Extractor):
             "exposed_count": len(exposed),
             "covered_count": sum(d["class"].endswith("_COVERED") for d in parts),
             "max_exposed_score": max((d["score"] for d in exposed), default=None),
-            "parts_json": json.dumps([
+            "parts": [
                 [d["class"], round(d["score"], 4), round(d["box"][0] / w, 4),
                  round(d["box"][1] / h, 4), round(d["box"][2] / w, 4), round(d["box"][3] / h, 4)]
                 for d in sorted(parts, key=lambda d: -d["score"])
-            ]),
+            ],
         }
         out.update({flag: any(c in found for c in classes) for flag, classes in FLAGS.items()})
         return out

@@ -22,7 +22,7 @@ CenterNet, chosen on the hand-labelled benchmark):
   furniture, screens) and ``person_count``;
 - for each label of `KEY_LABELS`: ``LABEL`` (bool: found) and ``LABEL_score`` (best score; null
   when not found), label names with ``_`` for spaces (``wine_glass``, ``cell_phone``);
-- ``detections_json``: ``[[label, score, x, y, w, h], ...]`` normalised to 0..1, best first.
+- artifact ``detections``: ``[[label, score, x, y, w, h], ...]`` normalised to 0..1, best first.
 
 >>> FAMILIES["accessories"]
 ('tie', 'handbag', 'backpack', 'umbrella', 'suitcase')
@@ -32,7 +32,6 @@ CenterNet, chosen on the hand-labelled benchmark):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +39,7 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
+from .schema import Feature, artifact, binary, continuous, count, text
 
 #: COCO-80 names in the models' class order (as in human's src/object/labels.ts)
 COCO_LABELS: tuple[str, ...] = (
@@ -94,13 +94,17 @@ def feature_name(label: str) -> str:
     return label.replace(" ", "_")
 
 
-def _features() -> dict[str, str]:
-    out = {"count": "int", "labels": "str", "person_count": "int"}
-    out.update({f"{family}_count": "int" for family in FAMILIES})
+def _features() -> dict[str, Feature]:
+    out = {"count": count("objects detected (all COCO classes)", unit="objects"),
+           "labels": text("the distinct labels found, sorted, comma-separated"),
+           "person_count": count("person boxes detected", unit="people", role="diagnostic")}
+    out.update({f"{family}_count": count(f"{family} objects detected ({', '.join(members)})",
+                                         unit="objects")
+                for family, members in FAMILIES.items()})
     for label in KEY_LABELS:
-        out[feature_name(label)] = "bool"
-        out[f"{feature_name(label)}_score"] = "float"
-    out["detections_json"] = "str"
+        out[feature_name(label)] = binary(f"a {label} is detected")
+        out[f"{feature_name(label)}_score"] = continuous(f"best {label} score (null: none)",
+                                                         unit="0..1", role="diagnostic")
     return out
 
 
@@ -163,9 +167,11 @@ class Objects(Extractor):
     """COCO-80 objects: per-family counts, key labels' presence and best score."""
 
     name = "objects"
-    version = "1"
+    version = "2"
     description = "COCO objects by family: accessories, sports, food, animals... (NanoDet, ONNX)"
     features = _features()
+    artifacts = {"detections": artifact("detections", "[[label, score, x, y, w, h], ...], 0..1 of the frame,"
+                                         " best first")}
     default_config = {
         "detector": "nanodet",
         "min_score": None,  # None: the detector's measured default (DEFAULT_MIN_SCORE)
@@ -233,10 +239,8 @@ class Objects(Extractor):
             "count": len(found),
             "labels": ",".join(sorted(set(labels))),
             "person_count": labels.count("person"),
-            "detections_json": json.dumps([
-                [d["label"], round(d["score"], 3)] + [round(v, 4) for v in d["box"]]
-                for d in found
-            ]),
+            "detections": [[d["label"], round(d["score"], 3)] + [round(v, 4) for v in d["box"]]
+                           for d in found],
         }
         for family, members in FAMILIES.items():
             out[f"{family}_count"] = sum(label in members for label in labels)

@@ -21,16 +21,15 @@ score >= ``min_keypoint_score``):
 - ``mean_visibility``: mean keypoint score over the people found (null without people);
 - ``largest_visible_keypoints``: visible keypoints of the largest person (null without people);
 - ``max_score``: best person score (null without people);
-- ``boxes_json``: ``[[x, y, w, h, score], ...]`` normalised to 0..1, largest first;
-- ``keypoints_json``: per person (same order) 17 ``[x, y, score]`` in COCO order.
+- artifact ``boxes``: ``[[x, y, w, h, score], ...]`` normalised to 0..1, largest first;
+- artifact ``keypoints``: per person (same order) 17 ``[x, y, score]`` in COCO order.
 
->>> People.features["count"], People.name
-('int', 'people')
+>>> People.features["count"].kind, People.name
+('count', 'people')
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +37,7 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
+from .schema import artifact, binary, continuous, count
 
 MODEL = "movenet-multipose"
 
@@ -107,20 +107,27 @@ class People(Extractor):
     """Multi-person pose: count, size of the largest person, whole bodies, group photo."""
 
     name = "people"
-    version = "1"
+    version = "2"
     description = "people count, sizes, full bodies, group (MoveNet MultiPose, ONNX)"
     features = {
-        "count": "int",
-        "largest_share": "float",
-        "largest_cx": "float",
-        "largest_cy": "float",
-        "full_body_count": "int",
-        "group": "bool",
-        "mean_visibility": "float",
-        "largest_visible_keypoints": "int",
-        "max_score": "float",
-        "boxes_json": "str",
-        "keypoints_json": "str",
+        "count": count("people found (MoveNet MultiPose, at most 6)", unit="people", role="primary"),
+        "largest_share": continuous("share of the frame covered by the largest person's box",
+                                    unit="fraction of image area"),
+        "largest_cx": continuous("horizontal centre of the largest person", unit="0..1 of width",
+                                 role="diagnostic"),
+        "largest_cy": continuous("vertical centre of the largest person", unit="0..1 of height",
+                                 role="diagnostic"),
+        "full_body_count": count("people whose whole body (head to ankles) is visible", unit="people"),
+        "group": binary("a group photo: at least group_min (3) people", role="primary"),
+        "mean_visibility": continuous("mean keypoint score over the people", unit="0..1",
+                                      role="diagnostic"),
+        "largest_visible_keypoints": count("visible keypoints of the largest person (of 17)",
+                                           unit="keypoints", role="diagnostic"),
+        "max_score": continuous("highest person score", unit="0..1", role="diagnostic"),
+    }
+    artifacts = {
+        "boxes": artifact("boxes", "person boxes [x, y, w, h, score], 0..1 of the frame, largest first"),
+        "keypoints": artifact("keypoints", "per person 17 COCO keypoints [x, y, score], 0..1 of the frame"),
     }
     default_config = {
         "input_size": 256,
@@ -160,9 +167,8 @@ class People(Extractor):
             "count": len(people),
             "group": len(people) >= int(self.config["group_min"]),
             "full_body_count": sum(_full_body(p["keypoints"][:, 2], threshold) for p in people),
-            "boxes_json": json.dumps([[round(v, 4) for v in p["box"]] + [round(p["score"], 3)]
-                                      for p in people]),
-            "keypoints_json": json.dumps([np.round(p["keypoints"], 4).tolist() for p in people]),
+            "boxes": [[round(v, 4) for v in p["box"]] + [round(p["score"], 3)] for p in people],
+            "keypoints": [np.round(p["keypoints"], 4).tolist() for p in people],
         }
         if people:
             largest = people[0]

@@ -33,11 +33,11 @@ share used (null without a pose).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from .base import Extractor, Features
+from .schema import category, continuous, count, text
 
 LABELS = ("portrait", "full_body", "group", "scenery", "other")
 
@@ -68,10 +68,10 @@ def _num(value: Any, default: float = 0.0) -> float:
 
 def largest_object_share(objects: Mapping[str, Any] | None) -> float:
     """Largest box area share of a non-person, non-vehicle detection in ``objects``."""
-    if not objects or not objects.get("detections_json"):
+    if not objects or not objects.get("detections"):
         return 0.0
     best = 0.0
-    for row in json.loads(objects["detections_json"]):
+    for row in objects["detections"]:
         label, _score, _x, _y, w, h = row
         if label != "person" and label not in SCENERY_OBJECT_LABELS:
             best = max(best, float(w) * float(h))
@@ -123,7 +123,14 @@ class PhotoType(Extractor):
     description = "portrait | full_body | group | scenery | other (rules on faces, pose, people)"
     requires = ("faces", "pose")
     optional_requires = ("people", "objects")
-    features = {"label": "str", "rule": "str", "n_people": "int", "person_share": "float"}
+    features = {
+        "label": category(LABELS, "photo type by the rules of RULES (first match)",
+                          reference="scenery", role="primary", summary=True),
+        "rule": text("the rule that fired, e.g. portrait:face (refines label)"),
+        "n_people": count("people seen: max of the face count and people.count", unit="people"),
+        "person_share": continuous("share of the frame covered by the person mask (null: no pose)",
+                                   unit="fraction of image area"),
+    }
     default_config = {"rules": None}
 
     @property

@@ -26,8 +26,8 @@ detected):
   overlapping shoulders, backs have them reversed);
 - ``torso_angle``: degrees between the shoulders-to-hips line and the vertical;
 - ``body_share``: share of the frame covered by the person mask (mask > 0.5);
-- ``keypoints_json``: 33 ``[x, y, visibility]`` (x, y in 0..1 of the frame), MediaPipe's order;
-- ``mask_json``: the person mask as ``{"w", "h", "bits"}`` (``mask_side`` px on the long side,
+- artifact ``keypoints``: 33 ``[x, y, visibility]`` (x, y in 0..1 of the frame), MediaPipe's order;
+- artifact ``mask``: the person mask as ``{"w", "h", "bits"}`` (``mask_side`` px on the long side,
   bits packed row-major with numpy.packbits, base64): `decode_mask` reads it. ``racy`` and
   ``apparel`` use it so the mask is computed once per image.
 
@@ -38,7 +38,6 @@ detected):
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +47,7 @@ import numpy as np
 from .base import Availability, Extractor, Features
 from .faces import MIN_SIDE, mediapipe_availability
 from .packaged_models import fit_within, quiet_native_logs
+from .schema import artifact, binary, category, continuous, count
 
 KEYPOINTS = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -58,6 +58,8 @@ KEYPOINTS = (
     "right_heel", "left_foot_index", "right_foot_index",
 )
 K = {name: i for i, name in enumerate(KEYPOINTS)}
+#: the values of ``pose.posture``
+POSTURES = ("standing", "sitting", "lying", "unknown")
 
 #: Every threshold of the pose descriptors, in one place (tested in tests/test_extractors_local*).
 RULES: dict[str, float] = {
@@ -79,33 +81,32 @@ _MODEL_FILES = (
 )
 
 
-def encode_mask(mask: np.ndarray) -> str:
-    """A boolean mask as compact JSON (packed bits, base64)."""
+def encode_mask(mask: np.ndarray) -> dict[str, Any]:
+    """A boolean mask as a compact JSON-able dict (packed bits, base64)."""
     h, w = mask.shape
     bits = base64.b64encode(np.packbits(mask.astype(bool).ravel()).tobytes()).decode("ascii")
-    return json.dumps({"w": int(w), "h": int(h), "bits": bits})
+    return {"w": int(w), "h": int(h), "bits": bits}
 
 
-def decode_mask(mask_json: str | None) -> np.ndarray | None:
-    """``pose.mask_json`` back to a boolean H x W array (None when null).
+def decode_mask(data: Mapping[str, Any] | None) -> np.ndarray | None:
+    """The ``pose.mask`` artifact back to a boolean H x W array (None when null).
 
     >>> m = np.zeros((3, 5), bool); m[1, 2:] = True
     >>> bool((decode_mask(encode_mask(m)) == m).all())
     True
     """
-    if not mask_json:
+    if not data:
         return None
-    data = json.loads(mask_json)
     h, w = data["h"], data["w"]
     bits = np.unpackbits(np.frombuffer(base64.b64decode(data["bits"]), dtype=np.uint8))
     return bits[: h * w].reshape(h, w).astype(bool)
 
 
-def parse_keypoints(keypoints_json: str | None) -> np.ndarray | None:
-    """``pose.keypoints_json`` back to a 33 x 3 array (x, y, visibility), None when null."""
-    if not keypoints_json:
+def parse_keypoints(keypoints: Any) -> np.ndarray | None:
+    """The ``pose.keypoints`` artifact as a 33 x 3 array (x, y, visibility), None when null."""
+    if keypoints is None or len(keypoints) == 0:
         return None
-    return np.asarray(json.loads(keypoints_json), dtype=np.float64)
+    return np.asarray(keypoints, dtype=np.float64)
 
 
 def _angle_from_vertical(top: np.ndarray, bottom: np.ndarray) -> float:
@@ -183,22 +184,28 @@ class Pose(Extractor):
     """Keypoints and named descriptors of the main person, plus the person mask."""
 
     name = "pose"
-    version = "1"
+    version = "2"
     description = "body keypoints, posture, arms raised, facing camera, person mask (MediaPipe Pose)"
     features = {
-        "detected": "bool",
-        "full_body_visible": "bool",
-        "posture": "str",
-        "arms_raised": "bool",
-        "facing_camera": "bool",
-        "hands_visible": "bool",
-        "hand_near_face": "bool",
-        "torso_angle": "float",
-        "body_share": "float",
-        "visible_keypoints": "int",
-        "mean_visibility": "float",
-        "keypoints_json": "str",
-        "mask_json": "str",
+        "detected": binary("a body is detected (enough visible keypoints and person mask)"),
+        "full_body_visible": binary("head, a hip, a knee and an ankle are all visible",
+                                    role="primary"),
+        "posture": category(POSTURES, "posture from the torso and thigh angles",
+                            reference="standing"),
+        "arms_raised": binary("a wrist is above its shoulder"),
+        "facing_camera": binary("nose and both eyes visible, shoulders square to the camera"),
+        "hands_visible": binary("a wrist is visible"),
+        "hand_near_face": binary("a wrist is near the nose (eating, drinking, phoning)"),
+        "torso_angle": continuous("angle of the shoulders-to-hips line to the vertical",
+                                  unit="degrees"),
+        "body_share": continuous("share of the frame covered by the person mask",
+                                 unit="fraction of image area"),
+        "visible_keypoints": count("visible keypoints (of 33)", unit="keypoints", role="diagnostic"),
+        "mean_visibility": continuous("mean keypoint visibility", unit="0..1", role="diagnostic"),
+    }
+    artifacts = {
+        "keypoints": artifact("keypoints", "33 [x, y, visibility] in MediaPipe's order, 0..1 of the frame"),
+        "mask": artifact("mask", "person mask {w, h, bits}: packed bits, base64 (decode_mask)"),
     }
     default_config = {"max_side": 640, "min_detection_confidence": 0.5, "mask_side": 64,
                       "rules": None}
@@ -221,6 +228,7 @@ class Pose(Extractor):
         )
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
+        self.ensure_ready()
         small = np.ascontiguousarray(fit_within(image.rgb, self.config["max_side"]))
         if min(small.shape[:2]) < MIN_SIDE:  # nothing to see, and MediaPipe dislikes it
             return {"detected": False, "visible_keypoints": 0}
@@ -239,8 +247,8 @@ class Pose(Extractor):
         out: Features = {"detected": True, "visible_keypoints": n_visible,
                          "mean_visibility": float(kp[:, 2].mean()), "body_share": body_share}
         out.update(describe(kp, image.width / image.height, rules))
-        out["keypoints_json"] = json.dumps(np.round(kp, 4).tolist())
+        out["keypoints"] = np.round(kp, 4).tolist()
         if mask is not None:
             small_mask = fit_within(mask.astype(np.uint8) * 255, self.config["mask_side"]) > 127
-            out["mask_json"] = encode_mask(small_mask)
+            out["mask"] = encode_mask(small_mask)
         return out

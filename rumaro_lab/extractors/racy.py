@@ -35,6 +35,7 @@ from .packaged_models import (
     verified_file,
 )
 from .pose import decode_mask
+from .schema import continuous
 
 #: Chai & Ngan (1999) skin-colour box in YCrCb (OpenCV's 8-bit scale)
 SKIN_YCRCB = {"cr": (133, 173), "cb": (77, 127)}
@@ -53,9 +54,9 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
     return cv2.inRange(ycrcb, lower, upper) > 0
 
 
-def person_mask_at(mask_json: str | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """``pose.mask_json`` resized (nearest) to `shape` (H, W); None when there is no mask."""
-    mask = decode_mask(mask_json)
+def person_mask_at(mask: Mapping[str, Any] | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """The ``pose`` mask artifact resized (nearest) to `shape` (H, W); None when there is no mask."""
+    mask = decode_mask(mask)
     if mask is None:
         return None
     resized = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]),
@@ -77,10 +78,14 @@ class Racy(Extractor):
     description = "OpenNSFW score, skin share inside the person mask (YCrCb rule)"
     requires = ("pose",)
     features = {
-        "nsfw_score": "float",
-        "skin_share": "float",
-        "skin_share_frame": "float",
-        "person_share": "float",
+        "nsfw_score": continuous("OpenNSFW probability that the photo is not safe for work",
+                                 unit="0..1", role="primary"),
+        "skin_share": continuous("share of skin-coloured pixels inside the person mask",
+                                 unit="fraction of person", role="primary"),
+        "skin_share_frame": continuous("share of skin-coloured pixels in the whole frame",
+                                       unit="fraction of image"),
+        "person_share": continuous("share of the frame covered by the person mask",
+                                   unit="fraction of image area", role="diagnostic"),
     }
     default_config = {"skin_side": 160, "threads": 1}
 
@@ -109,11 +114,12 @@ class Racy(Extractor):
         return float(out[0][1])
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
+        self.ensure_ready()
         small = fit_within(image.rgb, self.config["skin_side"])
         skin = skin_mask(small)
         out: Features = {"nsfw_score": self.nsfw(image.rgb),
                          "skin_share_frame": float(skin.mean())}
-        person = person_mask_at(deps["pose"].get("mask_json"), skin.shape)
+        person = person_mask_at(deps["pose"].get("mask"), skin.shape)
         if person is not None and person.any():
             out["person_share"] = float(person.mean())
             out["skin_share"] = float(skin[person].mean())

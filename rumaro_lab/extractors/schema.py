@@ -67,6 +67,11 @@ class Feature:
     role: Role = "exploratory"
     levels: tuple[str, ...] = ()
     reference: str | None = None
+    #: (count or binary column, label): where that column is 0/False, a null value here means
+    #: "absent" (no face to score), shown as `label`; elsewhere null means unknown
+    absent: tuple[str, str] | None = None
+    #: the one feature that says in a word what a photo is (figures caption photos with it)
+    summary: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -131,9 +136,10 @@ class Artifact:
                                             hint=f"use one of {ARTIFACT_KINDS}")
 
 
-def continuous(meaning: str, unit: str = "", role: Role = "exploratory") -> Feature:
+def continuous(meaning: str, unit: str = "", role: Role = "exploratory",
+               absent: tuple[str, str] | None = None) -> Feature:
     """A real number (a share, a score, an angle)."""
-    return Feature("continuous", meaning, unit, role)
+    return Feature("continuous", meaning, unit, role, absent=absent)
 
 
 def binary(meaning: str, role: Role = "exploratory") -> Feature:
@@ -147,11 +153,13 @@ def count(meaning: str, unit: str = "", role: Role = "exploratory") -> Feature:
 
 
 def category(levels: Iterable[str], meaning: str, reference: str | None = None,
-             role: Role = "exploratory") -> Feature:
+             role: Role = "exploratory", absent: tuple[str, str] | None = None,
+             summary: bool = False) -> Feature:
     """One of fixed `levels`; `reference` is the baseline level of models (default: the first)."""
     levels = tuple(levels)
     return Feature("category", meaning, "", role, levels,
-                   reference if reference is not None else (levels[0] if levels else None))
+                   reference if reference is not None else (levels[0] if levels else None),
+                   absent, summary)
 
 
 def text(meaning: str) -> Feature:
@@ -198,9 +206,10 @@ class ColumnInfo:
 class FeatureSchema:
     """Declarations of the ``EXTRACTOR.FEATURE`` columns of a table, in table order.
 
-    Built from the registered extractors (and any extra classes given); a dotted column that no
-    extractor declares (an extractor defined in a notebook, an old file) is described from its
-    dtype, with role ``exploratory`` and ``declared=False``.
+    Built from the registered extractors (or the classes given). A dotted column of an extractor
+    that is not registered (one defined in a notebook) is described from its dtype, with role
+    ``exploratory`` and ``declared=False``; a column a registered extractor no longer declares
+    (an older file) is left out.
     """
 
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
@@ -230,6 +239,10 @@ class FeatureSchema:
     def levels(self, column: str) -> tuple[str, ...]:
         info = self.columns.get(column)
         return info.spec.levels if info is not None else ()
+
+    def summary(self) -> str | None:
+        """The column that says in a word what each photo is (None when absent)."""
+        return next((c for c, i in self.columns.items() if i.spec.summary), None)
 
     def artifact_columns(self, kind: str) -> list[str]:
         return [c for c, a in self.artifacts.items() if a.kind == kind]
@@ -262,7 +275,7 @@ def _inferred(column: str, values: pd.Series | None) -> Feature:
         return Feature("continuous", meaning)
     levels = tuple(sorted(values.dropna().astype(str).unique()))
     if 0 < len(levels) <= 12:
-        return Feature("category", meaning, levels=levels, reference=levels[0])
+        return Feature("category", meaning, levels=levels)  # reference: the most frequent level
     return Feature("text", meaning, role="diagnostic")
 
 
@@ -282,11 +295,15 @@ def feature_schema(
         from . import registered_classes
 
         classes = registered_classes()
+    classes = list(classes)
     declared, artifacts = _declared(classes)
+    known_extractors = {cls.name for cls in classes}
     schema = FeatureSchema(artifacts=dict(artifacts))
     for column in names:
         if not isinstance(column, str) or "." not in column or column in artifacts:
             continue
+        if column not in declared and column.partition(".")[0] in known_extractors:
+            continue  # a column its extractor no longer declares (an older file): not a feature
         if column in declared:
             extractor, feature, spec = declared[column]
             schema.columns[column] = ColumnInfo(column, extractor, feature, spec)

@@ -21,7 +21,6 @@ import filecmp
 import json
 import logging
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from PIL import Image
 
 from ..accounts import validate_account
 from ..errors import MissingInputError, UnimportablePath
+from ..fileio import copy_file
 from ..settings import Settings
 from . import nodes
 from .schema import POSTS_COLUMNS, coerce_posts, write_posts
@@ -107,11 +107,7 @@ def _copy_into(src: Path, dest_dir: Path) -> Path:
         # instaloader itself rewrites a post's metadata on a later run (likes change): the newer
         # file wins, and the replacement is logged so it never happens silently.
         log.info("replacing %s in %s with the newer file from %s", dest.name, dest_dir, src.parent)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    shutil.copy2(src, tmp)  # keeps mtimes: instaloader sets an image's mtime to the post date
-    tmp.replace(dest)
-    return dest
+    return copy_file(src, dest)
 
 
 def _relative(path: Path, settings: Settings) -> str:
@@ -403,9 +399,7 @@ def _import_table(table: Path, settings: Settings, account: str | None, source: 
             name = f"{stamp}{src.suffix.lower()}" if len(media) == 1 else f"{stamp}_{index}{src.suffix.lower()}"
             dest = raw / name
             if not (dest.exists() and filecmp.cmp(src, dest, shallow=False)):
-                raw.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dest.with_name(name + ".part"))
-                dest.with_name(name + ".part").replace(dest)
+                copy_file(src, dest)
             copied.append(dest)
         row = {k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in record.items()}
         caption = row.get("caption")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import MissingInputError, RumaroError
+from ..fileio import write_parquet
 
 #: column -> pandas dtype ("list" = object column of lists of str)
 POSTS_SCHEMA: dict[str, str] = {
@@ -91,12 +92,7 @@ def coerce_posts(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_posts(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a posts table atomically (temp file + rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    coerce_posts(df).to_parquet(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return write_parquet(coerce_posts(df), path)
 
 
 def read_posts(path: str | Path) -> pd.DataFrame:

@@ -1,0 +1,75 @@
+"""Atomic writes: a file appears whole under its real name, or not at all.
+
+Every stage writes through `atomic_path` (temp file in the same folder, then ``os.replace``), so
+a crash, a ``kill -9`` or a full disk never leaves half a ``posts.parquet``, ``features.parquet``,
+CSV, figure or HTML report under the real name, and readers never see one being written. The temp
+name starts with a dot and keeps the suffix (writers that infer the format from it still work);
+it is unique per process and call, so two writers never share one.
+
+>>> import tempfile, pathlib
+>>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+>>> _ = write_text(target, "hello")
+>>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+('hello', ['a.txt'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    return write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_parquet(table: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False, **kwargs)
+    return Path(path)
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def copy_file(src: str | Path, dest: str | Path) -> Path:
+    """Copy with metadata (instaloader sets an image's mtime to the post date), atomically."""
+    with atomic_path(dest) as tmp:
+        shutil.copy2(src, tmp)
+    return Path(dest)
