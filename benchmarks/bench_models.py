@@ -25,7 +25,7 @@ from rumaro_lab.extractors.age_gender import AgeGender
 from rumaro_lab.extractors.objects import Objects
 from rumaro_lab.extractors.people import People
 from rumaro_lab.images import LoadedImage, load_image
-from rumaro_lab.models import golden_inputs, locate_model, onnx_session, read_sources
+from rumaro_lab.modelstore import golden_inputs, locate_model, onnx_session, read_sources
 from rumaro_lab.settings import Settings
 
 HERE = Path(__file__).resolve().parent

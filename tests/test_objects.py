@@ -18,6 +18,7 @@ from rumaro_lab.extractors.objects import (
     feature_name,
 )
 from rumaro_lab.images import load_image
+from rumaro_lab.modelstore.registry import packaged_sources_dir
 from rumaro_lab.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +99,7 @@ def test_nanodet_decoding_softmax_expectation_from_the_cell_centre():
 def test_centernet_is_opt_in(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy2(REPO / "models" / "sources.json", models)
+    shutil.copy2(packaged_sources_dir() / "sources.json", models)
     manifest = json.loads((REPO / "models" / "manifest.json").read_text())
     manifest["models"].pop("centernet", None)
     (models / "manifest.json").write_text(json.dumps(manifest))

@@ -15,7 +15,7 @@ import pytest
 
 from rumaro_lab import report
 from rumaro_lab.cli import main
-from rumaro_lab.errors import AccountNotFound, RumaroError
+from rumaro_lab.errors import AccountNotFound, NotebookFailed, RumaroError, SecretLeak
 from rumaro_lab.posts.schema import read_posts, write_posts
 from rumaro_lab.settings import Settings
 
@@ -143,7 +143,7 @@ def test_a_leaked_credential_is_caught_and_the_file_removed(demo, tmp_path):
     settings, _, _ = demo
     leaked = tmp_path / "leak.html"
     leaked.write_text(f"<p>{SECRET}</p>")
-    with pytest.raises(report.SecretLeak):
+    with pytest.raises(SecretLeak):
         report.check_no_secrets([leaked], settings)
     assert not leaked.exists()
 
@@ -159,7 +159,7 @@ def test_failing_notebook_names_the_cell_and_keeps_the_executed_copy(demo, tmp_p
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, books / report.NOTEBOOKS["analysis"])
     elsewhere = settings.model_copy(update={"reports_dir": tmp_path / "reports"})
-    with pytest.raises(report.NotebookFailed, match="no such outcome: bogus") as caught:
+    with pytest.raises(NotebookFailed, match="no such outcome: bogus") as caught:
         report.report_account("sample", elsewhere, outcome="bogus", notebooks=books)
     assert "open " in caught.value.hint
     assert (elsewhere.report_dir("sample") / report.NOTEBOOKS["analysis"]).is_file()

@@ -16,7 +16,7 @@ from rumaro_lab.analysis import fit_model, load_dataset
 from rumaro_lab.extractors.runner import extract_account
 from rumaro_lab.posts.importing import import_sample
 
-TRUTH = json.loads((Path(__file__).resolve().parents[1] / "data/sample/truth.json").read_text())
+TRUTH = json.loads((Path(__file__).resolve().parents[1] / "rumaro_lab/sample/truth.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,8 @@ from .outcomes import DEFAULT_CONTROLS
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("negbin", "poisson", "ols_log1p", "mixed")
+#: the kinds that fit one account (a mixed model needs several)
+SINGLE_ACCOUNT_KINDS = tuple(k for k in MODEL_KINDS if k != "mixed")
 COUNT_KINDS = ("negbin", "poisson")
 MODEL_COLUMNS = [
     "model", "outcome", "term", "role", "reference", "scale", "estimate", "std_error",

@@ -24,7 +24,7 @@ written as a one-row table whose ``note`` says why; the other tables are still w
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -34,17 +34,15 @@ from ..errors import AnalysisError
 from ..fileio import write_csv
 from .correlations import CORRELATION_COLUMNS, correlations
 from .dataset import feature_columns, load_dataset
-from .design import feature_kind, resolve_outcome
-from .models import MODEL_COLUMNS, MODEL_KINDS, fit_model
+from .design import resolve_outcome
+from .models import MODEL_COLUMNS, MODEL_KINDS, SINGLE_ACCOUNT_KINDS, fit_model
 from .power import POWER_COLUMNS, power_table
 from .predictive import PREDICTIVE_COLUMNS, predictive_check
+from .summary import MAX_MISSING, dataset_summary, feature_summary
 
 log = logging.getLogger(__name__)
 
 COMBINED_DIR = "combined"
-SINGLE_KINDS = ("negbin", "poisson", "ols_log1p")
-#: share of unknown values above which a feature is left out of the joint models
-MAX_MISSING = 0.2
 
 
 def tables_dir(accounts: Sequence[str], settings) -> Path:
@@ -52,45 +50,6 @@ def tables_dir(accounts: Sequence[str], settings) -> Path:
     if len(accounts) == 1:
         return settings.report_dir(accounts[0]) / "tables"
     return settings.reports_dir / COMBINED_DIR / "tables"
-
-
-def dataset_summary(df: pd.DataFrame, outcome: str = "likes") -> pd.DataFrame:
-    """One row per account: posts, known outcome, period, followers, posts without features."""
-    column = resolve_outcome(df, outcome).column
-    rows = []
-    for account, part in df.groupby("account", sort=True):
-        y = pd.to_numeric(part[column], errors="coerce")
-        taken = pd.to_datetime(part["taken_at"], utc=True)
-        status = part["status"].astype("string") if "status" in part else pd.Series(pd.NA, index=part.index)
-        followers = pd.to_numeric(part["followers"], errors="coerce").dropna()
-        rows.append({
-            "account": account, "posts": len(part), f"posts_with_{column}": int(y.notna().sum()),
-            f"unknown_{column}": int(y.isna().sum()), "first_post": taken.min(), "last_post": taken.max(),
-            f"median_{column}": y.median(), "followers": followers.iloc[-1] if len(followers) else pd.NA,
-            "posts_without_features": int(status.isna().sum()),
-            "posts_with_feature_errors": int(status.isin(["error", "partial"]).sum()),
-        })
-    return pd.DataFrame(rows).convert_dtypes()
-
-
-def feature_summary(df: pd.DataFrame, features: Iterable[str], max_missing: float = MAX_MISSING) -> pd.DataFrame:
-    """One row per feature: kind, dtype, share of posts with a value, levels, caveats."""
-    rows = []
-    for feature in features:
-        values = df[feature]
-        kind = feature_kind(values)
-        known = float(values.notna().mean()) if len(values) else 0.0
-        levels = int(values.dropna().astype(str).nunique())
-        notes = []
-        if levels <= 1:
-            notes.append("constant: no effect can be estimated")
-        if 1 - known > max_missing:
-            notes.append(f"{1 - known:.0%} unknown: left out of the joint models "
-                         "(in the one-at-a-time models, on the posts with a value)")
-        rows.append({"feature": feature, "kind": kind, "dtype": str(values.dtype),
-                     "known_share": known, "levels": levels if kind == "categorical" else pd.NA,
-                     "note": "; ".join(notes) or None})
-    return pd.DataFrame(rows, columns=["feature", "kind", "dtype", "known_share", "levels", "note"]).convert_dtypes()
 
 
 def _save(table: pd.DataFrame, folder: Path, name: str) -> Path:
@@ -137,7 +96,7 @@ def analyze_accounts(
         features = list(features)
     if not features:
         log.warning("no feature columns for %s: only the dataset summary is meaningful", accounts)
-    kinds = list(kinds or (SINGLE_KINDS + (("mixed",) if len(accounts) > 1 else ())))
+    kinds = list(kinds or (SINGLE_ACCOUNT_KINDS + (("mixed",) if len(accounts) > 1 else ())))
     wrong = [k for k in kinds if k not in MODEL_KINDS]
     if wrong:
         raise AnalysisError(f"unknown model kind(s): {', '.join(wrong)}",

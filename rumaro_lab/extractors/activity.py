@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Extractor, Features
-from .pose import POSTURES
-from .schema import binary, category, count, text
+from .pose import Pose
+from .schema import binary, category, count, restated, text
 
 #: Caption phrase patterns -> tag; every phrase of the description is tested against each.
 CAPTION_RULES: dict[str, str] = {
@@ -62,6 +62,8 @@ _DESCRIPTION = re.compile(
 )
 _COUNT = re.compile(r"\b(\d+) (?:person|people)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"""(?:that says|says)\s*['"“].*?['"”]""", re.IGNORECASE | re.DOTALL)
+#: pose descriptors the activity table repeats (for posts where a person is really seen)
+POSE_COPIES = ("posture", "arms_raised", "hands_visible", "hand_near_face")
 CAPTION_FLAGS = ("standing", "sitting", "outdoors", "indoors", "smiling", "text")
 #: the kinds `_DESCRIPTION` reads ("close-up" is spelt "closeup")
 CAPTION_KINDS = ("image", "closeup", "selfie", "cartoon", "meme", "screenshot", "illustration",
@@ -135,25 +137,16 @@ def activity_label(pose: Mapping[str, Any], objects: Mapping[str, Any] | None) -
 
 
 class Activity(Extractor):
-    """Activity label from pose (+ objects) and tags from Instagram's accessibility caption."""
+    """Activity from pose and objects; tags from Instagram's accessibility caption."""
 
-    name = "activity"
-    version = "2"
-    description = "activity from pose and objects; tags from Instagram's accessibility caption"
+    name, version = "activity", "2"
     requires = ("pose",)
     optional_requires = ("faces", "people", "objects")
     post_fields = ("accessibility_caption",)
     features = {
         "label": category(LABEL_RULES, "activity: the first rule of LABEL_RULES that applies",
                           reference="none", role="primary"),
-        "posture": category(POSTURES, "pose.posture when a person is seen (restates pose)",
-                            reference="standing", role="diagnostic"),
-        "arms_raised": binary("pose.arms_raised when a person is seen (restates pose)",
-                              role="diagnostic"),
-        "hands_visible": binary("pose.hands_visible when a person is seen (restates pose)",
-                                role="diagnostic"),
-        "hand_near_face": binary("pose.hand_near_face when a person is seen (restates pose)",
-                                 role="diagnostic"),
+        **restated("pose", Pose.features, POSE_COPIES, "when a person is seen"),
         "sports": binary("sports: the label, or sports equipment detected"),
         "eating_drinking": binary("the label is eating_drinking (hand near face with food or a cup)"),
         "using_screen": binary("the label is using_screen (a person with a laptop, phone or TV)"),
@@ -174,8 +167,7 @@ class Activity(Extractor):
             pose = {"detected": False}
         out: Features = {"label": activity_label(pose, objects)}
         if pose.get("detected"):
-            out.update({k: pose.get(k) for k in
-                        ("posture", "arms_raised", "hands_visible", "hand_near_face")})
+            out.update({k: pose.get(k) for k in POSE_COPIES})
         if objects is not None:
             label = out["label"]
             out["sports"] = label == "sports" or _positive(objects, "sports_count")

@@ -59,11 +59,9 @@ def face_crop(rgb: np.ndarray, box: list[float], margin: float) -> np.ndarray:
 
 
 class AgeGender(Extractor):
-    """Apparent age and gender of the faces (opt-in; see the module docstring for why)."""
+    """OPTIONAL, off by default: apparent age and gender per face (faceres, ONNX)."""
 
-    name = "age_gender"
-    version = "1"
-    description = "OPTIONAL, off by default: apparent age and gender per face (faceres, ONNX)"
+    name, version = "age_gender", "1"
     requires = ("faces",)
     features = {
         "age": continuous("estimated age of the largest face (faceres; see docs for its error)",
@@ -78,12 +76,12 @@ class AgeGender(Extractor):
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
-        from ..models import model_availability
+        from ..modelstore.registry import model_availability
 
         return model_availability(MODEL, settings)
 
     def setup(self) -> None:
-        from ..models import locate_model, onnx_session
+        from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings
 
         self._session = onnx_session(locate_model(MODEL, self.settings or Settings()))

@@ -22,7 +22,7 @@ backpack, umbrella, suitcase, comma-separated; "" when none), ``bag`` and ``tie`
 without ``objects``.
 
 User-supplied apparel model (hook; none ships): register an ONNX classifier with its sha256 via
-``rumaro_lab.models.register_user_model("apparel-classifier", "path/model.onnx", settings)`` (it
+``rumaro_lab.modelstore.register_user_model("apparel-classifier", "path/model.onnx", settings)`` (it
 is recorded in ``models/user.json``) and run ``Apparel(user_model="apparel-classifier",
 user_labels=("dress", "shirt", ...))``. The file is re-verified against its sha256 at setup and
 fed the person crop (bounding box of the person mask, or the whole frame without one) as
@@ -115,11 +115,9 @@ def _garment(rgb: np.ndarray, region: np.ndarray, skin: np.ndarray,
 
 
 class Apparel(Extractor):
-    """Garment colours and bare-skin flags from pose regions; accessories from objects."""
+    """Garment colours, bare arms/legs/torso from pose regions; accessories (objects)."""
 
-    name = "apparel"
-    version = "1"
-    description = "garment colours, bare arms/legs/torso from pose regions; accessories (objects)"
+    name, version = "apparel", "1"
     requires = ("pose",)
     optional_requires = ("objects",)
     features = {
@@ -163,7 +161,7 @@ class Apparel(Extractor):
         name = self.config["user_model"]
         if not name:
             return
-        from ..models import locate_model, onnx_session
+        from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings
 
         labels = self.config["user_labels"]
@@ -173,7 +171,7 @@ class Apparel(Extractor):
         try:
             path = locate_model(name, self.settings or Settings())
         except ModelMissingError as exc:
-            exc.hint = ("register it with rumaro_lab.models.register_user_model "
+            exc.hint = ("register it with rumaro_lab.modelstore.register_user_model "
                         f"({name!r}, path, settings); see docs/extractors.md")
             raise
         self._user = onnx_session(path, threads=1)

@@ -34,11 +34,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RumaroError
 from .base import Features
 from .cloud import BodyNotJson, CloudExtractor, HttpFailure, TransportFailure
 from .cloud import short_error as _short
-from .schema import artifact, binary, category, continuous, count, text
+from .cloud.http import number_or_none
+from .schema import artifact, binary, category, continuous, count, largest_box, text
 
 if TYPE_CHECKING:
     from ..images import LoadedImage
@@ -80,24 +80,17 @@ def canonical(value: Any) -> str | None:
     return _CANONICAL.get(text.lower(), text.lower())
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 class AzureFace(CloudExtractor):
-    """Azure Face detect (v1.2 by default, v1.0 for older resources) on the image's bytes."""
+    """Azure Face detect (cloud, sends images): face boxes, head pose, glasses, occlusion,
+    accessories, blur/exposure/noise, quality; emotion/gender/age were RETIRED in 2023, so
+    emotion/smile are null unless a response still has them."""
 
-    name = "azure_face"
-    version = "2"
-    description = (
-        "Azure Face detect (cloud, sends images): face boxes, head pose, glasses, occlusion,"
-        " accessories, blur/exposure/noise, quality; emotion/gender/age were RETIRED in 2023,"
-        " so emotion/smile are null unless a response still has them"
-    )
+    name, version = "azure_face", "2"
     notice = "emotion/gender/age RETIRED by Microsoft (2023): not requested, null unless returned"
     packages = ("requests",)
     settings_prefix = "azure_face"
     calls_per_second = 10.0  # the S0 tier's limit; F0 allows 20 per minute (429s are retried)
+    option_choices = {"api_version": ("v1.2", "v1.0")}
     default_config = {
         "api_version": "v1.2",  # or "v1.0"
         "attributes": DEFAULT_ATTRIBUTES,
@@ -106,22 +99,14 @@ class AzureFace(CloudExtractor):
     }
     features = {
         "count": count("faces Azure Face found", unit="faces"),
-        "largest_area_share": continuous("share of the frame covered by the largest face",
-                                         unit="fraction of image area"),
-        "largest_cx": continuous("horizontal centre of the largest face", unit="0..1 of width",
-                                 role="diagnostic"),
-        "largest_cy": continuous("vertical centre of the largest face", unit="0..1 of height",
-                                 role="diagnostic"),
-        "head_pose_pitch": continuous("head pitch of the largest face", unit="degrees"),
-        "head_pose_roll": continuous("head roll of the largest face", unit="degrees"),
-        "head_pose_yaw": continuous("head yaw of the largest face", unit="degrees"),
+        **largest_box("face"),
+        **{f"head_pose_{angle}": continuous(f"head {angle} of the largest face", unit="degrees")
+           for angle in ("pitch", "roll", "yaw")},
         "glasses": text("Azure's glasses type (NoGlasses, ReadingGlasses, Sunglasses...)"),
-        "forehead_occluded": binary("the forehead is occluded"),
-        "eye_occluded": binary("an eye is occluded"),
-        "mouth_occluded": binary("the mouth is occluded"),
-        "accessory_headwear": continuous("confidence of headwear", unit="0..1"),
-        "accessory_glasses": continuous("confidence of glasses", unit="0..1"),
-        "accessory_mask": continuous("confidence of a mask", unit="0..1"),
+        **{f"{part}_occluded": binary(f"the {part} is occluded")
+           for part in ("forehead", "eye", "mouth")},
+        **{f"accessory_{kind}": continuous(f"confidence of {kind}", unit="0..1")
+           for kind in ACCESSORIES},
         "blur_level": text("Azure's blur level (Low, Medium, High)"),
         "blur_value": continuous("Azure's blur value", unit="0..1", role="diagnostic"),
         "exposure_level": text("Azure's exposure level"),
@@ -142,9 +127,6 @@ class AzureFace(CloudExtractor):
         if "attributes" in kwargs:  # a list from JSON/CLI -> a tuple (stable cache key)
             kwargs["attributes"] = tuple(kwargs["attributes"])
         super().__init__(settings, **kwargs)
-        if self.config["api_version"] not in ("v1.0", "v1.2"):
-            raise RumaroError(f"azure_face: unknown api_version {self.config['api_version']!r}",
-                              hint='use "v1.2" (current) or "v1.0"')
 
     def api_label(self) -> str:
         return self.config["api_version"]
@@ -224,8 +206,8 @@ class AzureFace(CloudExtractor):
         out: Features = {}
         pose = attrs.get("headpose")
         if isinstance(pose, Mapping):
-            out.update(head_pose_pitch=_num(pose.get("pitch")), head_pose_roll=_num(pose.get("roll")),
-                       head_pose_yaw=_num(pose.get("yaw")))
+            out.update(head_pose_pitch=number_or_none(pose.get("pitch")), head_pose_roll=number_or_none(pose.get("roll")),
+                       head_pose_yaw=number_or_none(pose.get("yaw")))
         out["glasses"] = canonical(attrs.get("glasses"))
         occlusion = attrs.get("occlusion")
         if isinstance(occlusion, Mapping):
@@ -246,13 +228,13 @@ class AzureFace(CloudExtractor):
             block = attrs.get(part)
             if isinstance(block, Mapping):
                 out[f"{part}_level"] = canonical(block.get(level_key))
-                out[f"{part}_value"] = _num(block.get("value"))
+                out[f"{part}_value"] = number_or_none(block.get("value"))
         out["quality_for_recognition"] = canonical(attrs.get("qualityforrecognition"))
-        out["smile"] = _num(attrs.get("smile"))  # limited access: usually absent
+        out["smile"] = number_or_none(attrs.get("smile"))  # limited access: usually absent
         emotion = attrs.get("emotion")  # retired: present only in old/approved responses
         if isinstance(emotion, Mapping):
             scores = {str(k).lower(): v for k, v in emotion.items()}
-            values = {e: _num(scores.get(e)) for e in EMOTIONS}
+            values = {e: number_or_none(scores.get(e)) for e in EMOTIONS}
             out.update(values)
             known = {e: v for e, v in values.items() if v is not None}
             if known:

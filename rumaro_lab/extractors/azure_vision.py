@@ -30,10 +30,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RumaroError
 from .base import Features
 from .cloud import BodyNotJson, CloudExtractor, HttpFailure, TransportFailure
 from .cloud import short_error as _short
+from .cloud.http import number_or_none
 from .photo_type import LABELS as PHOTO_TYPES
 from .schema import binary, category, continuous, count, text
 
@@ -86,22 +86,30 @@ def _top_tags(tags: list[Mapping[str, Any]] | None, threshold: float, limit: int
     return ", ".join(str(t["name"]) for t in kept[:limit]), len(kept)
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _described(caption, tags, tag_count, objects) -> Features:
+    """The features both API versions answer the same way: caption, tags, object count."""
+    return {
+        "caption": caption.get("text") if caption else None,
+        "caption_confidence": number_or_none(caption.get("confidence")) if caption else None,
+        "tags": tags,
+        "tag_count": tag_count,
+        "object_count": len(objects) if objects is not None else None,
+    }
+
+
+#: the v3.2 content scores and what they mean
+CONTENT_SCORES = {"adult": "explicit", "racy": "suggestive", "gore": "violence"}
 
 
 class AzureVision(CloudExtractor):
-    """Azure AI Vision Analyze (v3.2 or 4.0) on the image's bytes."""
+    """Azure AI Vision (cloud, sends images): photo type from v3.2 categories, adult/racy/gore
+    scores, caption, tags, objects, people, faces, colours; 4.0 has no categories/adult/faces."""
 
-    name = "azure_vision"
-    version = "1"
-    description = (
-        "Azure AI Vision (cloud, sends images): photo type from v3.2 categories, adult/racy/gore"
-        " scores, caption, tags, objects, people, faces, colours; 4.0 has no categories/adult/faces"
-    )
+    name, version = "azure_vision", "1"
     packages = ("azure.cognitiveservices.vision.computervision", "msrest")
     settings_prefix = "azure_vision"
     calls_per_second = 10.0  # the S1 tier's limit; F0 allows 20 per minute (429s are retried)
+    option_choices = {"api": ("v3.2", "4.0")}
     default_config = {
         "api": "v3.2",  # or "4.0" (Image Analysis)
         "language": "en",
@@ -117,12 +125,10 @@ class AzureVision(CloudExtractor):
                                      " categories", reference="scenery"),
         "photo_type_category": text("the Azure category that decided the photo type"),
         "photo_type_score": continuous("score of that category", unit="0..1", role="diagnostic"),
-        "adult_score": continuous("Azure adult (explicit) score", unit="0..1"),
-        "racy_score": continuous("Azure racy (suggestive) score", unit="0..1"),
-        "gore_score": continuous("Azure gore score", unit="0..1"),
-        "is_adult": binary("Azure says adult"),
-        "is_racy": binary("Azure says racy"),
-        "is_gory": binary("Azure says gory"),
+        **{f"{kind}_score": continuous(f"Azure {kind} score ({meaning})", unit="0..1")
+           for kind, meaning in CONTENT_SCORES.items()},
+        **{flag: binary(f"Azure says {flag.removeprefix('is_')}")
+           for flag in ("is_adult", "is_racy", "is_gory")},
         "caption": text("Azure's caption of the image"),
         "caption_confidence": continuous("confidence of the caption", unit="0..1",
                                          role="diagnostic"),
@@ -143,12 +149,6 @@ class AzureVision(CloudExtractor):
         "line_drawing_type": count("Azure line-drawing type: 0 or 1", unit="level"),
         "model_version": text("the Azure model version that answered"),
     }
-
-    def __init__(self, settings=None, **kwargs: Any):
-        super().__init__(settings, **kwargs)
-        if self.config["api"] not in ("v3.2", "4.0"):
-            raise RumaroError(f"azure_vision: unknown api {self.config['api']!r}",
-                              hint='use api="v3.2" or api="4.0"')
 
     def api_label(self) -> str:
         return self.config["api"]
@@ -291,17 +291,13 @@ class AzureVision(CloudExtractor):
             "photo_type_label": label,
             "photo_type_category": category,
             "photo_type_score": score,
-            "adult_score": _num(adult.get("adultScore")),
-            "racy_score": _num(adult.get("racyScore")),
-            "gore_score": _num(adult.get("goreScore")),
+            "adult_score": number_or_none(adult.get("adultScore")),
+            "racy_score": number_or_none(adult.get("racyScore")),
+            "gore_score": number_or_none(adult.get("goreScore")),
             "is_adult": adult.get("isAdultContent"),
             "is_racy": adult.get("isRacyContent"),
             "is_gory": adult.get("isGoryContent"),
-            "caption": caption.get("text") if caption else None,
-            "caption_confidence": _num(caption.get("confidence")) if caption else None,
-            "tags": tags,
-            "tag_count": tag_count,
-            "object_count": len(objects) if objects is not None else None,
+            **_described(caption, tags, tag_count, objects),
             "person_count": (
                 sum(str(o.get("object", "")).lower() == "person" for o in objects)
                 if objects is not None
@@ -337,11 +333,7 @@ class AzureVision(CloudExtractor):
             return str(names[0].get("name", "")).lower()  # names aren't case-normalised ("Laptop")
 
         return {
-            "caption": caption.get("text") if caption else None,
-            "caption_confidence": _num(caption.get("confidence")) if caption else None,
-            "tags": tags,
-            "tag_count": tag_count,
-            "object_count": len(objects) if objects is not None else None,
+            **_described(caption, tags, tag_count, objects),
             # the people model, thresholded; objects named "person" would be a second opinion
             "person_count": (
                 sum(float(p.get("confidence") or 0) >= cfg["people_threshold"] for p in people)

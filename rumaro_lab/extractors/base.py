@@ -94,7 +94,7 @@ class Extractor(ABC):
     features: ClassVar[dict[str, Feature]]
     #: structured outputs kept beside the table (boxes, keypoints, masks)
     artifacts: ClassVar[dict[str, Artifact]] = {}
-    #: one line for `rumaro extractors`
+    #: one line for `rumaro extractors` (default: the class docstring's first paragraph)
     description: ClassVar[str] = ""
     #: extractors whose outputs `extract` needs (run first, passed in ``deps``)
     requires: ClassVar[tuple[str, ...]] = ()
@@ -106,9 +106,13 @@ class Extractor(ABC):
     local: ClassVar[bool] = True
     #: options that change the output, with their defaults
     default_config: ClassVar[dict[str, Any]] = {}
+    #: options whose value must be one of a few (checked when the extractor is made)
+    option_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "description" not in vars(cls) and cls.__doc__:
+            cls.description = " ".join(cls.__doc__.strip().split("\n\n")[0].split()).rstrip(".")
         # Declarations are checked when the class is defined, not on the first image.
         if not inspect.isabstract(cls) and "features" in vars(cls):
             validate_declarations(cls)
@@ -121,6 +125,11 @@ class Extractor(ABC):
             raise ExtractorDeclarationError(
                 f"extractor {self.name!r} has no option(s) {sorted(unknown)}", hint=hint)
         self.config: dict[str, Any] = {**self.default_config, **config}
+        for option, allowed in self.option_choices.items():
+            if self.config.get(option) not in allowed:
+                raise ExtractorDeclarationError(
+                    f"{self.name}: unknown {option} {self.config.get(option)!r}",
+                    hint=f"use one of {', '.join(map(repr, allowed))}")
         self.settings = settings
         self._ready = False
 

@@ -72,14 +72,10 @@ PEOPLE_TYPES = ("full_body", "group")
 
 
 class DeepFashion(CloudExtractor):
-    """Algorithmia DeepFashion through the ``algorithmia`` client, on the image as base64."""
+    """Algorithmia DeepFashion (cloud, sends images; public service gone, set a self-hosted
+    endpoint): clothing articles -> garment families; only people photos by default."""
 
-    name = "deepfashion"
-    version = "1"
-    description = (
-        "Algorithmia DeepFashion (cloud, sends images; public service gone, set a self-hosted"
-        " endpoint): clothing articles -> garment families; only people photos by default"
-    )
+    name, version = "deepfashion", "1"
     notice = "the public Algorithmia service is gone: needs a self-hosted endpoint"
     packages = ("Algorithmia",)
     settings_prefix = "algorithmia"

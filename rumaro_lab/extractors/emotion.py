@@ -99,11 +99,9 @@ def smile_from_landmarks(points: np.ndarray) -> float:
 
 
 class Emotion(Extractor):
-    """The 7 FER emotions of the largest face and of all faces (mean), and a smile score."""
+    """Facial emotion (FER mini-Xception) and smile intensity (FaceMesh)."""
 
-    name = "emotion"
-    version = "1"
-    description = "facial emotion (FER mini-Xception) and smile intensity (FaceMesh)"
+    name, version = "emotion", "1"
     requires = ("faces",)
     features = {
         **{e: continuous(f"probability of {e} on the largest face (FER)", unit="0..1",

@@ -41,7 +41,7 @@ import numpy as np
 
 from .base import Availability, Extractor, Features
 from .packaged_models import PackagedModelMissing, fit_within, package_file, quiet_native_logs
-from .schema import artifact, binary, continuous, count
+from .schema import artifact, binary, continuous, count, largest_box
 
 #: images (or tiles) smaller than this many pixels on a side are not searched
 MIN_SIDE = 8
@@ -97,21 +97,14 @@ def merge_boxes(boxes: list[list[float]], iou_threshold: float,
 
 
 class Faces(Extractor):
-    """Face count, largest face's size and position, detector confidences."""
+    """Face count, size and position (MediaPipe BlazeFace, full + short range)."""
 
-    name = "faces"
-    version = "2"
-    description = "face count, size and position (MediaPipe BlazeFace, full + short range)"
+    name, version = "faces", "2"
     features = {
         "any": binary("at least one face is visible (the published 'faces' estimand)",
                       role="primary"),
         "count": count("faces found", unit="faces"),
-        "largest_area_share": continuous("share of the frame covered by the largest face",
-                                         unit="fraction of image area"),
-        "largest_cx": continuous("horizontal centre of the largest face", unit="0..1 of width",
-                                 role="diagnostic"),
-        "largest_cy": continuous("vertical centre of the largest face", unit="0..1 of height",
-                                 role="diagnostic"),
+        **largest_box("face"),
         "largest_width": continuous("width of the largest face", unit="0..1 of width"),
         "max_confidence": continuous("highest detector score", unit="0..1", role="diagnostic"),
         "mean_confidence": continuous("mean detector score", unit="0..1", role="diagnostic"),

@@ -111,11 +111,9 @@ def hasler_susstrunk(rgb: np.ndarray) -> float:
 
 
 class ImageStats(Extractor):
-    """Brightness, contrast, saturation, colourfulness, sharpness, dominant colours, size."""
+    """Light, colour, sharpness, dominant colours and size (no model)."""
 
-    name = "image"
-    version = "2"
-    description = "light, colour, sharpness, dominant colours and size (no model)"
+    name, version = "image", "2"
     features = {
         "brightness": continuous("mean luma (Rec. 601)", unit="0..1"),
         "contrast": continuous("RMS contrast: standard deviation of the luma", unit="0..1"),

@@ -45,11 +45,9 @@ FLAGS: dict[str, tuple[str, ...]] = {
 
 
 class NudeNetParts(Extractor):
-    """Exposed/covered body parts from the optional NudeNet detector (AGPL-3.0 extra)."""
+    """Exposed/covered body parts (optional nudenet package, AGPL-3.0; off by default)."""
 
-    name = "nudenet"
-    version = "2"
-    description = "exposed/covered body parts (optional nudenet package, AGPL-3.0; off by default)"
+    name, version = "nudenet", "2"
     features = {
         "exposed_count": count("exposed body parts detected", unit="parts"),
         "covered_count": count("covered body parts detected", unit="parts"),
@@ -71,7 +69,7 @@ class NudeNetParts(Extractor):
     def setup(self) -> None:
         from nudenet import NudeDetector
 
-        from ..models import onnx_session
+        from ..modelstore.registry import onnx_session
 
         path = package_file("nudenet", "320n.onnx", hint=INSTALL_HINT)
         self._detector = NudeDetector(model_path=str(path))

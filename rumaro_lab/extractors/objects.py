@@ -164,14 +164,13 @@ def nms(
 
 
 class Objects(Extractor):
-    """COCO-80 objects: per-family counts, key labels' presence and best score."""
+    """COCO objects by family: accessories, sports, food, animals... (NanoDet, ONNX)."""
 
-    name = "objects"
-    version = "2"
-    description = "COCO objects by family: accessories, sports, food, animals... (NanoDet, ONNX)"
+    name, version = "objects", "2"
     features = _features()
     artifacts = {"detections": artifact("detections", "[[label, score, x, y, w, h], ...], 0..1 of the frame,"
                                          " best first")}
+    option_choices = {"detector": tuple(MODELS)}
     default_config = {
         "detector": "nanodet",
         "min_score": None,  # None: the detector's measured default (DEFAULT_MIN_SCORE)
@@ -180,17 +179,15 @@ class Objects(Extractor):
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
-        from ..models import model_availability
+        from ..modelstore.registry import model_availability
 
         return model_availability(MODELS[cls.default_config["detector"]], settings)
 
     def setup(self) -> None:
-        from ..models import locate_model, onnx_session
+        from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings
 
         detector = self.config["detector"]
-        if detector not in MODELS:
-            raise ValueError(f"objects: detector must be one of {sorted(MODELS)}, got {detector!r}")
         self._session = onnx_session(locate_model(MODELS[detector], self.settings or Settings()))
         inp = self._session.get_inputs()[0]
         self._input = inp.name

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
-from .schema import artifact, binary, continuous, count
+from .schema import artifact, binary, continuous, count, largest_box
 
 MODEL = "movenet-multipose"
 
@@ -104,19 +104,12 @@ def decode(
 
 
 class People(Extractor):
-    """Multi-person pose: count, size of the largest person, whole bodies, group photo."""
+    """People count, sizes, full bodies, group (MoveNet MultiPose, ONNX)."""
 
-    name = "people"
-    version = "2"
-    description = "people count, sizes, full bodies, group (MoveNet MultiPose, ONNX)"
+    name, version = "people", "2"
     features = {
         "count": count("people found (MoveNet MultiPose, at most 6)", unit="people", role="primary"),
-        "largest_share": continuous("share of the frame covered by the largest person's box",
-                                    unit="fraction of image area"),
-        "largest_cx": continuous("horizontal centre of the largest person", unit="0..1 of width",
-                                 role="diagnostic"),
-        "largest_cy": continuous("vertical centre of the largest person", unit="0..1 of height",
-                                 role="diagnostic"),
+        **largest_box("person's box", share="largest_share"),
         "full_body_count": count("people whose whole body (head to ankles) is visible", unit="people"),
         "group": binary("a group photo: at least group_min (3) people", role="primary"),
         "mean_visibility": continuous("mean keypoint score over the people", unit="0..1",
@@ -138,12 +131,12 @@ class People(Extractor):
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
-        from ..models import model_availability
+        from ..modelstore.registry import model_availability
 
         return model_availability(MODEL, settings)
 
     def setup(self) -> None:
-        from ..models import locate_model, onnx_session
+        from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings
 
         size = int(self.config["input_size"])

@@ -116,11 +116,9 @@ def classify(
 
 
 class PhotoType(Extractor):
-    """The seed's photo categories (plus group) from faces, pose, and people/objects if run."""
+    """Portrait | full_body | group | scenery | other (rules on faces, pose, people)."""
 
-    name = "photo_type"
-    version = "1"
-    description = "portrait | full_body | group | scenery | other (rules on faces, pose, people)"
+    name, version = "photo_type", "1"
     requires = ("faces", "pose")
     optional_requires = ("people", "objects")
     features = {

@@ -181,11 +181,9 @@ def describe(kp: np.ndarray, aspect: float, rules: Mapping[str, float] = RULES) 
 
 
 class Pose(Extractor):
-    """Keypoints and named descriptors of the main person, plus the person mask."""
+    """Body keypoints, posture, arms raised, facing camera, person mask (MediaPipe Pose)."""
 
-    name = "pose"
-    version = "2"
-    description = "body keypoints, posture, arms raised, facing camera, person mask (MediaPipe Pose)"
+    name, version = "pose", "2"
     features = {
         "detected": binary("a body is detected (enough visible keypoints and person mask)"),
         "full_body_visible": binary("head, a hip, a knee and an ankle are all visible",

