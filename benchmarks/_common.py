@@ -66,3 +66,19 @@ def build_account(settings, account: str, n_posts: int, source: Path) -> int:
                      "media": [target.relative_to(settings.data_dir).as_posix()]})
     write_posts(pd.DataFrame(rows), settings.posts_path(account))
     return len(rows)
+
+
+def pck_correct(pred_px: np.ndarray, truth: np.ndarray, bbox, threshold: float = 0.2,
+                pred_visible: np.ndarray | None = None) -> tuple[int, int]:
+    """PCK, the one definition every benchmark uses: (correct, labelled) keypoints of one person.
+
+    A labelled keypoint (v > 0) is correct when the prediction (x, y in pixels) lies within
+    `threshold` x max(box width, box height) of the annotated person's box; a prediction marked
+    not visible (`pred_visible` False) counts as a miss.
+    """
+    labelled = truth[:, 2] > 0
+    limit = threshold * max(bbox[2], bbox[3])
+    ok = np.hypot(pred_px[:, 0] - truth[:, 0], pred_px[:, 1] - truth[:, 1]) <= limit
+    if pred_visible is not None:
+        ok &= pred_visible
+    return int((ok & labelled).sum()), int(labelled.sum())

@@ -37,6 +37,7 @@ from rumaro_lab.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _common import pck_correct  # noqa: E402
 from eval_objects import read_labels  # noqa: E402
 
 SETS = ("coco/test_coco.json", "ochuman/test_ochuman.json")
@@ -62,11 +63,8 @@ def load_ground_truth(root: Path) -> list[dict]:
 
 def pck_hits(pred: np.ndarray, truth: dict, width: int, height: int) -> int:
     """Correct keypoints of one prediction (17 x [x, y] in 0..1) for one annotated person."""
-    visible = truth["keypoints"][:, 2] > 0
-    limit = 0.2 * max(truth["bbox"][2], truth["bbox"][3])
-    dist = np.hypot(pred[:, 0] * width - truth["keypoints"][:, 0],
-                    pred[:, 1] * height - truth["keypoints"][:, 1])
-    return int(((dist <= limit) & visible).sum())
+    pixels = np.column_stack([pred[:, 0] * width, pred[:, 1] * height])
+    return pck_correct(pixels, truth["keypoints"], truth["bbox"])[0]
 
 
 def match(preds: list[np.ndarray], people: list[dict], width: int, height: int) -> list[int]:

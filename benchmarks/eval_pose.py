@@ -6,9 +6,9 @@ the annotated person it fits best (most keypoints within the threshold). The 12 
 MediaPipe shares with COCO are mapped by name (nose, eyes, ears, shoulders, elbows, wrists, hips,
 knees, ankles: 17 of its 33).
 
-PCK@0.2: a labelled keypoint (v > 0) is correct when the predicted one (visibility >= 0.5; an
-invisible prediction counts as a miss) lies within 0.2 x the person's torso diameter (distance
-between the left shoulder and the right hip, or the bbox diagonal / 3 when those are unlabelled).
+PCK@0.2 (`_common.pck_correct`, the definition eval_people.py uses too): a labelled keypoint
+(v > 0) is correct when the predicted one (visibility >= 0.5; an invisible prediction counts as a
+miss) lies within 0.2 x max(box width, box height) of the annotated person.
 Also reported: how many annotated persons the single-person model covers.
 
     .venv/bin/python benchmarks/eval_pose.py
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED_DATA  # noqa: E402
+from _common import SHARED_DATA, pck_correct  # noqa: E402
 
 from rumaro_lab.extractors import make_extractor  # noqa: E402
 from rumaro_lab.extractors.pose import RULES, K  # noqa: E402
@@ -41,14 +41,7 @@ MAP = [K[name] for name in COCO17]
 
 def score_person(pred: np.ndarray, truth: np.ndarray, bbox: list[float]) -> tuple[int, int]:
     """(correct, labelled) keypoints of one annotated person against the prediction (pixels)."""
-    labelled = truth[:, 2] > 0
-    if labelled[5] and labelled[12]:
-        scale = np.linalg.norm(truth[5, :2] - truth[12, :2])
-    else:
-        scale = np.hypot(bbox[2], bbox[3]) / 3
-    ok = (pred[:, 2] >= RULES["min_visibility"]) & (
-        np.linalg.norm(pred[:, :2] - truth[:, :2], axis=1) <= 0.2 * scale)
-    return int((ok & labelled).sum()), int(labelled.sum())
+    return pck_correct(pred[:, :2], truth, bbox, pred_visible=pred[:, 2] >= RULES["min_visibility"])
 
 
 def evaluate(pose, folder: str, annotation: str) -> dict:
