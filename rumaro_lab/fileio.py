@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -26,12 +27,56 @@ from typing import Any
 
 import pandas as pd
 
+#: The name of `atomic_path`'s temporary files: ``.STEM.PID-RANDOM.tmpSUFFIX``.
+TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(?P<suffix>(\.[^.]+)?)$")
+_swept: set[Path] = set()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temp_files(folder: str | Path) -> list[Path]:
+    """Temp files of `atomic_path` in `folder` whose writing process is gone (a killed run's).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".posts.999999999-0123abcd.tmp.parquet").write_bytes(b"half")
+    >>> [p.name for p in stale_temp_files(folder)]
+    ['.posts.999999999-0123abcd.tmp.parquet']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(folder):
+        match = TEMP_NAME.match(entry.name) if entry.name.startswith(".") else None
+        if match and int(match["pid"]) != os.getpid() and not _process_alive(int(match["pid"])):
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def _sweep(folder: Path) -> None:
+    """Remove a killed run's temp files from `folder`, once per folder and process."""
+    if folder in _swept:
+        return
+    _swept.add(folder)
+    for stale in stale_temp_files(folder):
+        stale.unlink(missing_ok=True)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(path.parent)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
         yield tmp
