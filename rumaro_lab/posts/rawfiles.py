@@ -127,7 +127,7 @@ def choose_copies(candidates: list[Candidate]) -> tuple[list[Candidate], list[tu
         first = group[0]
         kept.append(first)
         for other in group[1:]:
-            reason = f"duplicate of {first.label} (post {key})"
+            reason = f"duplicate of {first.label}" + ("" if f"({key})" in first.label else f" (post {key})")
             if first.problem is not None:
                 reason += "; no copy is complete"
             elif other.problem is not None:
