@@ -203,10 +203,13 @@ def check_cache(settings: Settings, report: CheckReport) -> None:
         report.checked.append(f"cache {path}: none yet")
         return
     n, found = verify_cache(path)
-    fix = (f"`rumaro cache clear --yes`, or delete {path} (it is only a cache: "
-           "the next `rumaro extract` computes what it needs again)")
-    report.problems.extend(Problem(f"cache {path}", what, fix) for what in found)
-    report.checked.append(f"cache {path}: {n} entries")
+    delete = (f"delete {path} and its -wal/-shm files (it is only a cache: the next "
+              "`rumaro extract` computes what it needs again)")
+    rerun = "run `rumaro extract ACCOUNT` (damaged entries are computed again and replaced)"
+    for what in found:
+        report.problems.append(Problem(f"cache {path}", what, rerun if "do not parse" in what else delete))
+    damaged = any("do not parse" not in what for what in found)
+    report.checked.append(f"cache {path}: " + ("damaged" if damaged else f"{n} entries"))
 
 
 def check_data(settings: Settings, account: str | None = None) -> CheckReport:

@@ -201,3 +201,107 @@ def rumaro_process(args: list[str], registry: dict[str, str] | None = None, **po
         f"sys.exit(main({args!r}))\n"
     )
     return subprocess.Popen([sys.executable, "-c", script], start_new_session=True, **popen)
+
+
+# -- watching a folder while something writes it -------------------------------------------
+def _whole(path: Path) -> str | None:
+    """Why a visible output file is not whole (None when it is)."""
+    import pyarrow.parquet as pq
+
+    try:
+        if path.suffix == ".parquet":
+            pq.read_table(path)
+        elif path.suffix == ".csv":
+            text = path.read_text(encoding="utf-8")
+            if not text.endswith("\n"):
+                return "does not end with a newline"
+            pd.read_csv(io.StringIO(text))
+        elif path.suffix == ".html" and not path.read_text(encoding="utf-8").rstrip().endswith("</html>"):
+            return "does not end with </html>"
+    except FileNotFoundError:  # replaced or removed between listing and reading: fine
+        return None
+    except Exception as exc:  # noqa: BLE001 - any reader error means half a file
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+class Watcher:
+    """A thread that reads every visible .parquet/.csv/.html under `roots` over and over while a
+    run writes them, and records any that is not whole (a half-written file ever visible)."""
+
+    SUFFIXES = (".parquet", ".csv", ".html")
+
+    def __init__(self, *roots: Path, interval: float = 0.02):
+        import threading
+
+        self.roots, self.interval = roots, interval
+        self.reads = 0
+        self.broken: list[tuple[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for root in self.roots:
+                for path in (root.rglob("*") if root.is_dir() else []):
+                    if path.suffix in self.SUFFIXES and not path.name.startswith("."):
+                        self.reads += 1
+                        if (why := _whole(path)) is not None:
+                            self.broken.append((str(path), why))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+#: the files a run writes, by kind: what `write_version` writes for each
+WRITTEN = ("posts.parquet", "features.parquet", "table.csv", "report.html", "image.jpg")
+
+
+def write_version(name: str, target: Path, version: int, sources: list[Path]) -> None:
+    """Write version `version` of one kind of output file through the project's own writer."""
+    from rumaro_lab import fileio
+
+    target = Path(target)
+    frame = pd.DataFrame({"account": ["a"] * 50, "post_id": [f"{version}-{i}" for i in range(50)]})
+    if name == "posts.parquet":
+        from rumaro_lab.posts.schema import write_posts
+
+        write_posts(frame, target)
+    elif name == "features.parquet":
+        from rumaro_lab.extractors.tables import write_features
+
+        write_features(frame, target)
+    elif name == "table.csv":
+        fileio.write_csv(frame, target)
+    elif name == "report.html":
+        fileio.write_text(target, f"<html>{version}" + "x" * 50_000 + "</html>\n")
+    else:
+        fileio.copy_file(sources[version % 2], target)
+
+
+KILLED_WRITE = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from hostile import write_version
+
+def half_then_die(src, dst):  # the state a kill mid-write leaves: half a temp file, no rename
+    with open(src, "r+b") as handle:
+        handle.truncate(max(1, os.path.getsize(src) // 2))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = half_then_die
+write_version({name!r}, {target!r}, {version}, {sources!r})
+"""
+
+
+def killed_write(name: str, target: Path, version: int, sources: list[Path]) -> int:
+    """`write_version` in a process killed half-way through the write; its exit status."""
+    script = KILLED_WRITE.format(tests=str(TESTS), name=name, target=str(target), version=version,
+                                 sources=[str(s) for s in sources])
+    return subprocess.run([sys.executable, "-c", script], timeout=120).returncode

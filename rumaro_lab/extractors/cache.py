@@ -239,7 +239,7 @@ class FeatureCache:
 
     def clear(self, extractor: str | None = None) -> int:
         """Delete every entry (or one extractor's); returns how many were removed."""
-        with self._transaction() as conn:
+        with self._damage_is_an_error(), self._transaction() as conn:
             if extractor is None:
                 removed = conn.execute("DELETE FROM features").rowcount
             else:

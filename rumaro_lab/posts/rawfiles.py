@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ImageLoadError, MetadataError
-from ..fileio import copy_file
+from ..fileio import copy_file, remove_stale_temp_files
 from ..images import bytes_sha256, decode_image
 from ..settings import Settings
 from . import nodes
@@ -152,6 +152,7 @@ class RawWriter:
     def __init__(self, settings: Settings, account: str):
         self.settings = settings
         self.raw = settings.raw_dir(account)
+        remove_stale_temp_files(self.raw)  # a killed import's half copies
         self.claimed: dict[str, str] = {}  # raw name -> key of the post this import gives it to
         self.ledger: dict[str, set[str]] = {}
         path = settings.posts_path(account)
