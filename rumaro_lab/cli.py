@@ -169,10 +169,10 @@ def extractors_(
     table = list_extractors(_settings(ctx))
     yes = {True: "yes", False: "no"}
     shown = table.assign(
-        default=table["default"].map(yes), here=table["available"].map(yes),
         # what it does when it can run here, else why not: one column that wraps
         notes=[r.description if r.available else r.reason for r in table.itertuples()],
-    )[["name", "default", "here", "notes"]]
+        default=table["default"].map(yes), available=table["available"].map(yes),
+    )[["name", "default", "available", "notes"]]
     _print_frame(shown)
 
 
