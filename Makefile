@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.rumaro-installed
 
-.PHONY: install models demo test lint nsfw-parts clean-venv
+.PHONY: install models demo test lint lab nsfw-parts clean-venv
 
 install: $(STAMP)
 
@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,cloud,distributed]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,cloud,distributed,notebook]"
 	# mediapipe and fer must not pull their declared dependencies (see requirements/no-deps.txt)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/no-deps.txt
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 > /dev/null
@@ -30,6 +30,10 @@ models: $(STAMP)
 
 demo: models
 	$(BIN)/rumaro demo
+
+# JupyterLab on notebooks/, with the project's kernel (python3 = this venv's Python).
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ NAME``. Settings precedence: these options, then ``RUMARO_*`` variables, then ``
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.console import Console
 from .accounts import validate_account
 from .errors import RumaroError
 from .logs import configure_logging
+from .native_output import divert_native_stderr
 from .settings import Settings, load_settings
 
 app = typer.Typer(
@@ -32,6 +34,9 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(models_app, name="models")
 
 out = Console()
+#: True when `rumaro` is the program (not `main([...])` called from Python): only then may the
+#: CLI take over the process's descriptor 2
+_PROCESS = {"owns_stderr": False}
 
 
 def _print_frame(df) -> None:
@@ -65,7 +70,12 @@ def _global(
     settings = load_settings(
         data_dir=data_dir, reports_dir=reports_dir, cache_dir=cache_dir, models_dir=models_dir
     )
-    configure_logging(verbose, quiet, secrets=settings.secrets())
+    configure_logging(verbose, quiet, secrets=settings.secrets(), log_file=settings.log_path)
+    if _PROCESS["owns_stderr"]:
+        try:  # native libraries' console chatter (and kernels' shutdown noise) go to the log file
+            divert_native_stderr(settings.log_path)
+        except OSError as exc:
+            logging.getLogger("rumaro_lab").debug("native output stays on the terminal: %s", exc)
     ctx.obj = {"settings": settings}
 
 
@@ -155,24 +165,28 @@ def extractors_(
     ctx: typer.Context,
     features: Annotated[bool, typer.Option("--features", help="List the declared features (kind, role, unit, meaning) instead.")] = False,
     name: Annotated[str | None, typer.Option("--extractor", help="Only this extractor's features (with --features).")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="With --features: as Markdown (docs/features.md).")] = False,
 ) -> None:
     """List the extractors: on by default, can it run here, and what it does (or why not)."""
     if features:
         from .extractors import registered_classes
-        from .extractors.schema import schema_table
+        from .extractors.schema import schema_markdown, schema_table
 
-        table = schema_table(registered_classes([name] if name else None))
-        _print_frame(table[["column", "kind", "role", "unit", "meaning"]])
+        classes = registered_classes([name] if name else None)
+        if markdown:
+            sys.stdout.write(schema_markdown(classes))
+            return
+        _print_frame(schema_table(classes)[["column", "kind", "role", "unit", "meaning"]])
         return
     from .extractors import list_extractors
 
     table = list_extractors(_settings(ctx))
     yes = {True: "yes", False: "no"}
     shown = table.assign(
-        default=table["default"].map(yes), here=table["available"].map(yes),
         # what it does when it can run here, else why not: one column that wraps
         notes=[r.description if r.available else r.reason for r in table.itertuples()],
-    )[["name", "default", "here", "notes"]]
+        default=table["default"].map(yes), available=table["available"].map(yes),
+    )[["name", "default", "available", "notes"]]
     _print_frame(shown)
 
 
@@ -335,6 +349,7 @@ _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "C
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors, never a traceback for user mistakes."""
     command = typer.main.get_command(app)
+    _PROCESS["owns_stderr"] = argv is None
     err = Console(stderr=True)
     try:
         result = command.main(args=argv, prog_name="rumaro", standalone_mode=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -35,13 +36,31 @@ def level_for(verbose: int = 0, quiet: int = 0) -> int:
     return max(logging.DEBUG, min(logging.ERROR, logging.INFO - 10 * verbose + 10 * quiet))
 
 
-def configure_logging(verbose: int = 0, quiet: int = 0, secrets: Iterable[str] = ()) -> None:
-    """Send rumaro_lab's log records to stderr through rich, at the level -v/-q ask for."""
+def configure_logging(
+    verbose: int = 0, quiet: int = 0, secrets: Iterable[str] = (), log_file: Path | None = None
+) -> None:
+    """Send rumaro_lab's log records to stderr through rich, at the level -v/-q ask for, and
+    (when `log_file` is given) every record down to debug level to that file."""
+    secrets = list(secrets)
     logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(level_for(verbose, quiet))
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
-    handler.addFilter(RedactSecrets(secrets))
-    logger.addHandler(handler)
+    console = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+    console.setLevel(level_for(verbose, quiet))
+    console.addFilter(RedactSecrets(secrets))
+    logger.addHandler(console)
+    logger.setLevel(level_for(verbose, quiet))
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            logger.warning("no log file (%s): logging to the terminal only", exc)
+        else:
+            to_file.setLevel(logging.DEBUG)
+            to_file.setFormatter(logging.Formatter(
+                "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            to_file.addFilter(RedactSecrets(secrets))
+            logger.addHandler(to_file)
+            logger.setLevel(logging.DEBUG)
     logger.propagate = False

@@ -27,6 +27,22 @@ def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def checkout_root() -> Path | None:
+    """The repository folder when this package runs from a checkout (an editable install)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "setup.cfg").is_file() and (root / "rumaro_lab").is_dir() else None
+
+
+def default_models_dir() -> Path:
+    """``models/`` of the checkout; else a per-user folder ($XDG_DATA_HOME/rumaro/models, by
+    default ~/.local/share/rumaro/models), so an installed package builds its models once."""
+    root = checkout_root()
+    if root is not None:
+        return root / "models"
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "rumaro" / "models"
+
+
 class Settings(BaseSettings):
     """All configuration of a run. Construct once and pass it along (no global state)."""
 
@@ -40,7 +56,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="root of raw/, interim/, processed/")
     reports_dir: Path = Field(Path("reports"), description="where reports/ACCOUNT/ are written")
     cache_dir: Path = Field(Path(".cache/rumaro"), description="feature cache (SQLite)")
-    models_dir: Path = Field(Path("models"), description="built ONNX models and their manifest")
+    models_dir: Path = Field(default_factory=default_models_dir,
+                             description="built ONNX models and their manifest")
+    log_file: Path | None = Field(None, description="the run log (default: cache_dir/rumaro.log)")
     workers: int = Field(default_factory=_default_workers, ge=1, description="local worker processes")
     scheduler: str | None = Field(None, description="Dask scheduler address; local processes when unset")
     max_calls: int | None = Field(None, ge=0, description="cost guard: calls per cloud service per run")
@@ -57,10 +75,15 @@ class Settings(BaseSettings):
     instagram_user: str | None = None
     instagram_session_file: Path | None = None
 
-    @field_validator("data_dir", "reports_dir", "cache_dir", "models_dir", mode="after")
+    @field_validator("data_dir", "reports_dir", "cache_dir", "models_dir", "log_file", mode="after")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the CLI writes its debug log and native libraries' console output."""
+        return self.log_file or self.cache_dir / "rumaro.log"
 
     # -- the layout of DESIGN.md: each stage its own folder ---------------------------------
     def raw_dir(self, account: str) -> Path:

@@ -117,3 +117,11 @@ def test_no_module_outside_the_extractors_names_a_feature():
         if found:
             offenders[str(path.relative_to(PACKAGE))] = sorted(found)[:3]
     assert not offenders
+
+
+def test_the_docs_feature_tables_are_the_declarations():
+    from rumaro_lab.extractors.schema import schema_markdown
+
+    committed = (PACKAGE.parent / "docs" / "features.md").read_text()
+    assert committed == schema_markdown(), (
+        "docs/features.md is stale: run `rumaro extractors --features --markdown > docs/features.md`")

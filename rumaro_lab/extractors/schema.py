@@ -358,3 +358,23 @@ def schema_table(classes: Iterable[type[Extractor]] | None = None) -> pd.DataFra
                          "kind": art.kind, "role": "", "unit": "", "levels": "",
                          "reference": "", "meaning": art.meaning})
     return pd.DataFrame(rows)
+
+
+def schema_markdown(classes: Iterable[type[Extractor]] | None = None) -> str:
+    """docs/features.md: one Markdown table per extractor, generated from the declarations."""
+    table = schema_table(classes)
+    parts = ["# Features\n",
+             "Generated from the extractors' declarations by `rumaro extractors --features "
+             "--markdown` (a test keeps this file in sync). Roles: **primary** features form the "
+             "headline family (tested together, corrected together), **exploratory** ones their "
+             "own family, **diagnostic** ones are never tested. Artifacts go to "
+             "`artifacts.parquet`, not to the features table.\n"]
+    for extractor, rows in table.groupby("extractor", sort=False):
+        parts.append(f"\n## `{extractor}`\n\n| column | kind | role | unit | meaning |\n"
+                     "|---|---|---|---|---|")
+        for r in rows.itertuples():
+            kind = r.kind if r.what == "feature" else f"artifact: {r.kind}"
+            extra = f" Levels: {r.levels} (reference {r.reference})." if r.levels else ""
+            meaning = f"{r.meaning}{extra}".replace("|", "\\|")
+            parts.append(f"| `{r.column}` | {kind} | {r.role} | {r.unit} | {meaning} |")
+    return "\n".join(parts) + "\n"
