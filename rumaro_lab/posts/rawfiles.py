@@ -154,6 +154,7 @@ class RawWriter:
         self.raw = settings.raw_dir(account)
         remove_stale_temp_files(self.raw)  # a killed import's half copies
         self.claimed: dict[str, str] = {}  # raw name -> key of the post this import gives it to
+        self.identical: set[tuple[str, Path]] = set()  # (raw name, source) with the same bytes
         self.ledger: dict[str, set[str]] = {}
         path = settings.posts_path(account)
         if path.is_file():
@@ -187,7 +188,10 @@ class RawWriter:
             if self.claimed.get(name, cand.key) != cand.key:
                 return False
             dest = self.raw / name
-            if not dest.exists() or _same_bytes(src, dest):
+            if not dest.exists():
+                continue
+            if _same_bytes(src, dest):
+                self.identical.add((name, src))
                 continue
             if not (self._owners(name, base) & cand.ids):
                 return False
@@ -231,7 +235,8 @@ class RawWriter:
         """Copy the candidate's files (metadata first); returns its media paths for the table."""
         media = []
         for i, (src, rest) in enumerate(cand.files):
-            dest = copy_into(src, self.raw, base + rest)
+            name = base + rest
+            dest = self.raw / name if (name, src) in self.identical else copy_into(src, self.raw, name)
             if cand.n_lead <= i < cand.n_lead + cand.n_media:
                 media.append(dest.relative_to(self.settings.data_dir).as_posix())
         return media
