@@ -173,9 +173,8 @@ def same_date_table(folder: Path, n: int, name: str = "posts.csv", first_id: int
 
 
 # -- processes -------------------------------------------------------------------------------
-def alive_in_group(pgid: int) -> list[tuple[int, str]]:
-    """(pid, command) of every process of group `pgid` that has not ended (zombies have)."""
-    found = []
+def _processes():
+    """(pid, parent pid, group, command) of every process that has not ended (zombies have)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -185,9 +184,23 @@ def alive_in_group(pgid: int) -> list[tuple[int, str]]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.append((int(entry), cmd))
-    return found
+        if fields[0] not in ("Z", "X"):
+            yield int(entry), int(fields[1]), int(fields[2]), cmd
+
+
+def alive_in_group(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command) of every process of group `pgid` that has not ended."""
+    return [(pid, cmd) for pid, _, group, cmd in _processes() if group == pgid]
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (e.g. a Jupyter kernel, which starts its own session)."""
+    return [child for child, parent, _, _ in _processes() if parent == pid]
+
+
+def alive(pids) -> list[int]:
+    pids = set(pids)
+    return [pid for pid, _, _, _ in _processes() if pid in pids]
 
 
 def rumaro_process(args: list[str], registry: dict[str, str] | None = None, **popen) -> subprocess.Popen:

@@ -15,7 +15,9 @@ import pytest
 from hostile import (
     WRITTEN,
     Watcher,
+    alive,
     alive_in_group,
+    children,
     killed_write,
     rumaro_process,
     same_date_table,
@@ -84,7 +86,12 @@ def test_report_killed_mid_way_shows_no_half_file_and_the_rerun_completes(settin
                 tables.is_dir() and len(list(tables.glob("*.csv"))) >= 2):
             time.sleep(0.02)
         assert proc.poll() is None, "the report ended before it could be killed"
+        kernels = children(proc.pid)  # a kernel runs in a session of its own
         _kill_group(proc)
+        deadline = time.monotonic() + 10
+        while alive(kernels) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert kernels and not alive(kernels), "the report's kernel outlived it"
         assert not (report_dir / "report.html").exists()
         rerun = rumaro_process([*_global(settings), "report", "sample"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
