@@ -142,3 +142,17 @@ def test_an_image_changed_after_import_is_extracted_again(settings, tmp_path, ca
     pd.testing.assert_frame_equal(
         pd.read_parquet(extract_account("changed", fresh, extractors=[MeanColour], workers=1).path),
         pd.read_parquet(tmp_path / "features.parquet"))
+
+
+def test_a_file_changed_between_hashing_and_decoding_is_an_error_not_other_features(settings, tmp_path):
+    from rumaro_lab.extractors.backends import Job, Worker
+    from rumaro_lab.extractors.runner import plan_extractors
+
+    image = tmp_path / "a.png"
+    image.write_bytes(tiny_png(1))
+    hashed = file_sha256(image)
+    image.write_bytes(tiny_png(2))  # rewritten after the run hashed it
+    plan = plan_extractors([MeanColour], settings)
+    worker = Worker(plan, {s.name: s.instance(settings) for s in plan.steps})
+    result = worker.run(Job(0, "raw/a.png", str(image), hashed, {}, plan.names, {}))
+    assert result.computed == {} and "raw/a.png changed during the run" in result.load_error
