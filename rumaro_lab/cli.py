@@ -116,6 +116,20 @@ def import_(
     out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def check(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Argument(help="Account to check (default: every account with data).")] = None,
+) -> None:
+    """Check raw files against posts, features against image hashes, and the cache (exit 1 on problems)."""
+    from .check import check_data
+
+    report = check_data(_settings(ctx), account)
+    out.print(str(report), markup=False, highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)  # each problem above says how to fix it
+
+
 # -- features -------------------------------------------------------------------------------
 @app.command()
 def extract(
