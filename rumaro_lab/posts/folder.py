@@ -52,6 +52,32 @@ def mtime_utc(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
+def post_folders_below(folder: Path, depth: int = 2) -> list[Path]:
+    """Subfolders (up to `depth` levels down) that hold instaloader post metadata."""
+    found = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if any(_METADATA_RE.match(f.name) and not _METADATA_RE.match(f.name)["base"].endswith(_NOT_MEDIA)
+               for f in sub.iterdir() if f.is_file()):
+            found.append(sub)
+        elif depth > 1:
+            found.extend(post_folders_below(sub, depth - 1))
+    return found
+
+
+def no_posts_error(folder: Path, skipped: list[tuple[str, str]] = ()) -> UnimportablePath:
+    """The error of a folder with no importable post: it names the subfolders that hold posts."""
+    below = post_folders_below(folder)
+    if below:
+        names = ", ".join(str(p) for p in below[:5]) + (" ..." if len(below) > 5 else "")
+        return UnimportablePath(f"no posts in {folder}; posts are in its subfolder(s): {names}",
+                                hint=f"import one of them, e.g. `rumaro import {below[0]}`")
+    reasons = "; ".join(f"{name}: {why}" for name, why in list(skipped)[:3])
+    return UnimportablePath(
+        f"no instaloader posts (DATE_UTC.json.xz metadata files) in {folder}"
+        + (f" ({reasons})" if reasons else ""),
+        hint="point at the folder instaloader wrote for one account, or at a CSV/JSON table")
+
+
 def _scan_folder(folder: Path) -> tuple[list[_PostFiles], list[Path], list[Path]]:
     """Post file groups, all metadata files (posts, profile...), and images with no metadata.
 
@@ -173,12 +199,7 @@ def read_folder(folder: Path, account: str | None) -> FolderRead:
     profile_user, profile_followers, profile_files = _profile_info(metadata_files)
     posts = [p for p in posts if p.metadata not in profile_files]
     if not posts:
-        inner = sorted(d for d in folder.iterdir() if d.is_dir() and any(d.glob("*_UTC.json*")))
-        raise UnimportablePath(
-            f"no instaloader posts (DATE_UTC.json.xz metadata files) in {folder}",
-            hint=f"did you mean {inner[0]}?" if inner else
-            "point at the folder instaloader wrote for one account, or at a CSV/JSON table",
-        )
+        raise no_posts_error(folder)
     if account is None:
         guessed = _guess_account(folder, posts, profile_user)
         try:

@@ -29,7 +29,7 @@ import pandas as pd
 from ..accounts import validate_account
 from ..errors import MissingInputError, UnimportablePath
 from ..settings import Settings
-from .folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, mtime_utc, read_folder
+from .folder import IMAGE_SUFFIXES, VIDEO_SUFFIXES, mtime_utc, no_posts_error, read_folder
 from .rawfiles import Candidate, RawWriter, choose_copies, copy_into, skip
 from .schema import POSTS_COLUMNS, coerce_posts, write_posts
 from .tables import TABLE_ALIASES, TABLE_SUFFIXES, read_table, read_table_posts, table_account
@@ -126,6 +126,8 @@ def _finish(
 
 def _import_folder(folder: Path, settings: Settings, account: str | None, source: str) -> ImportSummary:
     read = read_folder(folder, account)
+    if not read.candidates:  # say where the posts are; never replace a table with an empty one
+        raise no_posts_error(folder, read.skipped)
     return _finish(read.candidates, settings, read.account, source, read.skipped, read.extras)
 
 
