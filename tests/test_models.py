@@ -48,7 +48,7 @@ def test_built_models_are_located_and_match_the_manifest(settings):
         entry = manifest["models"][name]
         assert entry["sha256"] == file_sha256(path)
         assert entry["license"] == "Apache-2.0"
-    assert manifest["package"]["sha256"].startswith("adbc87995b9a")
+    assert manifest["packages"]["human-models"]["sha256"].startswith("adbc87995b9a")
 
 
 def test_list_models_reports_origin_license_and_checksum(settings):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import weakref
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -85,6 +87,30 @@ def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
     return cv2.resize(rgb, size, interpolation=interpolation)
+
+
+#: id(image) -> {side: scaled pixels}; entries go when the image object is freed
+_SCALED: dict[int, dict[int, np.ndarray]] = {}
+
+
+def shared_fit(image: Any, max_side: int) -> np.ndarray:
+    """`fit_within(image.rgb, max_side)`, computed once per image and size.
+
+    Several extractors look at the same downscaled picture (``faces`` and ``pose`` at 640 px,
+    ``text`` at 320): the first one resizes, the others reuse the result (read-only). The memo
+    lives as long as the `LoadedImage` object (a weak reference frees it with the image).
+    """
+    key = id(image)
+    sizes = _SCALED.get(key)
+    if sizes is None:
+        sizes = _SCALED[key] = {}
+        weakref.finalize(image, _SCALED.pop, key, None)
+    small = sizes.get(max_side)
+    if small is None:
+        small = sizes[max_side] = fit_within(image.rgb, max_side)
+        if small is not image.rgb:
+            small.flags.writeable = False  # shared: nobody may draw on it
+    return small
 
 
 def quiet_native_logs() -> None:
