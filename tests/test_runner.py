@@ -385,7 +385,7 @@ def test_rumaro_extractors_lists_availability(capsys):
     text = capsys.readouterr().out
     for name in REGISTRY:
         assert name in text
-    assert "available" in text
+    assert "default" in text and "here" in text  # the columns: on by default, can it run here
 
 
 def test_progress_bar_shows_rate_cache_hits_and_failures(settings, shared_data, capsys, tmp_path):
