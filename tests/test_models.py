@@ -70,7 +70,7 @@ def test_second_build_is_a_fast_no_op(settings):
 
 def test_opt_in_models_are_not_wanted_by_default(tmp_path):
     settings = _copy_models_dir(tmp_path)
-    assert wanted_models(settings) == ["movenet-multipose", "nanodet"]
+    assert wanted_models(settings) == ["movenet-multipose", "nanodet", "nsfwjs-mobilenet-v2"]
     assert "centernet" in wanted_models(settings, include=["centernet"])
     with pytest.raises(RumaroError, match="unknown model"):
         wanted_models(settings, include=["yolo"])

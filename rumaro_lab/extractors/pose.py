@@ -46,7 +46,7 @@ import numpy as np
 
 from .base import Availability, Extractor, Features
 from .faces import MIN_SIDE, mediapipe_availability
-from .packaged_models import fit_within, quiet_native_logs
+from .packaged_models import fit_within, quiet_native_logs, shared_fit
 from .schema import artifact, binary, category, continuous, count
 
 KEYPOINTS = (
@@ -227,7 +227,7 @@ class Pose(Extractor):
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
-        small = np.ascontiguousarray(fit_within(image.rgb, self.config["max_side"]))
+        small = np.ascontiguousarray(shared_fit(image, self.config["max_side"]))
         if min(small.shape[:2]) < MIN_SIDE:  # nothing to see, and MediaPipe dislikes it
             return {"detected": False, "visible_keypoints": 0}
         result = self._pose.process(small)
