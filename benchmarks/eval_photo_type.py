@@ -33,7 +33,7 @@ from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E4
 from rumaro_lab.extractors.photo_type import LABELS  # noqa: E402
 
 LABELS_CSV = Path(__file__).resolve().parent / "labels" / "photo_type.csv"
-RULE_OFF = {"graphic_min_text_share": 9.0, "graphic_text_share": 9.0, "graphic_min_drawing": 9.0}
+RULE_OFF = {"graphic_min_text_share": 9.0, "graphic_text_share": 9.0}
 
 
 def summarise(truth: pd.Series, predicted: pd.Series, weights: pd.Series | None = None) -> dict:

@@ -4,18 +4,18 @@ No scene classifier runs offline here (../shared/MODELS.md), so the type is deci
 other extractors measured: faces (count, largest face's share of the frame), pose (detected,
 full body visible, person-mask share) and, when they are part of the run, ``people`` (MoveNet
 MultiPose: several people, full bodies) and ``objects`` (COCO detections: close-ups of food, pets,
-screens...), ``text`` (PP-OCRv4 text boxes) and ``racy`` (nsfwjs's "drawing" probability). Every
-threshold is in `RULES`; `classify` applies them in this order (first match):
+screens...) and ``text`` (PP-OCRv4 text boxes). Every threshold is in `RULES`; `classify` applies
+them in this order (first match):
 
-G. ``graphic`` (text posts, screenshots, posters, memes, illustrations; with ``text`` or
-   ``racy`` in the run): text covers >= ``graphic_min_text_share`` of the frame in at least
-   ``graphic_min_lines`` boxes, or >= ``graphic_text_share`` in any number of boxes; or (with
-   ``racy``) nsfwjs calls it a drawing with probability >= ``graphic_min_drawing`` and neither a
-   face nor a person is seen. A post that is mainly text is a graphic even when it holds a photo
-   of people. The thresholds were set on a synthetic set of 309 images (125 rendered text posts
-   of six kinds, 25 photos with one small caption or watermark, 159 photos from ../shared/data;
-   97.4 % agreement there) and then measured, unchanged, on benchmarks/data/feed_eval
-   (benchmarks/eval_photo_type.py).
+G. ``graphic`` (text posts, screenshots, posters, memes; with ``text`` in the run): text covers
+   >= ``graphic_min_text_share`` of the frame in at least ``graphic_min_lines`` boxes, or >=
+   ``graphic_text_share`` in any number of boxes. A post that is mainly text is a graphic even
+   when it holds a photo of people. The thresholds were set on a synthetic set of 309 images (125
+   rendered text posts of six kinds, 25 photos with one small caption or watermark, 159 photos
+   from ../shared/data; 97.4 % agreement there) and then measured, unchanged, on
+   benchmarks/data/feed_eval (benchmarks/eval_photo_type.py). Illustrations without text are not
+   caught: nsfwjs's "drawing" probability (``racy.drawing``) separates them from photos too weakly
+   (AUC 0.60 on 200 real posts, 0.73 on feed_eval) to be a rule; it stays a feature.
 
 0. With ``people`` in the run and ``people_veto_pose``: when no face is found and MoveNet sees
    nobody, a MediaPipe body is ignored (on our labelled set every such body was hallucinated on
@@ -67,7 +67,6 @@ RULES: dict[str, float | bool] = {
     "graphic_min_text_share": 0.03,   # text boxes cover 3% of the frame ...
     "graphic_min_lines": 2,           # ... in 2+ boxes (one small line is a caption/watermark)
     "graphic_text_share": 0.05,       # or 5% in any number of boxes (a big headline)
-    "graphic_min_drawing": 0.7,       # or nsfwjs "drawing" >= 0.7 with no face and no person
 }
 
 #: object families (``objects``) whose big boxes are scenery, not close-ups
@@ -93,16 +92,15 @@ def largest_object_share(objects: Mapping[str, Any] | None) -> float:
     return best
 
 
-def graphic_rule(text: Mapping[str, Any] | None, racy: Mapping[str, Any] | None, n_people: int,
+def graphic_rule(text: Mapping[str, Any] | None,
                  rules: Mapping[str, float | bool] = RULES) -> str | None:
-    """The graphic rule that fires (``graphic:text``, ``graphic:drawing``), or None."""
-    if text:
-        share, lines = _num(text.get("area_share")), _num(text.get("box_count"))
-        if share >= rules["graphic_text_share"] or (
-                share >= rules["graphic_min_text_share"] and lines >= rules["graphic_min_lines"]):
-            return "graphic:text"
-    if racy and n_people == 0 and _num(racy.get("drawing")) >= rules["graphic_min_drawing"]:
-        return "graphic:drawing"
+    """``graphic:text`` when the text outputs make the photo a graphic, else None."""
+    if not text:
+        return None
+    share, lines = _num(text.get("area_share")), _num(text.get("box_count"))
+    if share >= rules["graphic_text_share"] or (
+            share >= rules["graphic_min_text_share"] and lines >= rules["graphic_min_lines"]):
+        return "graphic:text"
     return None
 
 
@@ -113,12 +111,11 @@ def classify(
     objects: Mapping[str, Any] | None,
     rules: Mapping[str, float | bool] = RULES,
     text: Mapping[str, Any] | None = None,
-    racy: Mapping[str, Any] | None = None,
 ) -> tuple[str, str, int]:
     """(label, rule that fired, number of people) from the extractors' outputs."""
     n_faces = int(_num(faces.get("count")))
     n_people = max(n_faces, int(_num(people.get("count")))) if people else n_faces
-    graphic = graphic_rule(text, racy, n_people, rules)
+    graphic = graphic_rule(text, rules)
     if graphic:
         return "graphic", graphic, n_people
     face_share = _num(faces.get("largest_area_share"))
@@ -153,7 +150,7 @@ class PhotoType(Extractor):
 
     name, version = "photo_type", "2"
     requires = ("faces", "pose")
-    optional_requires = ("people", "objects", "text", "racy")
+    optional_requires = ("people", "objects", "text")
     features = {
         "label": category(LABELS, "photo type by the rules of RULES (first match)",
                           reference="scenery", role="primary", summary=True),
@@ -171,7 +168,6 @@ class PhotoType(Extractor):
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         pose = deps["pose"]
         label, rule, n_people = classify(deps["faces"], pose, deps.get("people"),
-                                         deps.get("objects"), self.rules, deps.get("text"),
-                                         deps.get("racy"))
+                                         deps.get("objects"), self.rules, deps.get("text"))
         return {"label": label, "rule": rule, "n_people": n_people,
                 "person_share": pose.get("body_share") if pose.get("detected") else None}
