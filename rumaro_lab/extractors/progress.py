@@ -23,6 +23,7 @@ class RunStats:
     computed: int = 0
     decode_s: float = 0.0
     extract_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time the workers spent on the images (models' setup included)
     failures: Counter = field(default_factory=Counter)
     failed_live: set = field(default_factory=set)  # images with a failure so far (progress bar)
 
@@ -73,6 +74,8 @@ class RunSummary:
     extract_seconds: float = 0.0
     #: accounts extracted in the same run (`extract_accounts`): time and cache counts are the run's
     run_accounts: int = 1
+    #: CPU seconds the worker processes (or this one, with one worker) spent on the images
+    worker_cpu_seconds: float = 0.0
 
     def __str__(self) -> str:
         run = (f" in {self.seconds:.1f} s ({self.images_per_s:.1f} images/s)"

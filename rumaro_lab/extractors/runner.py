@@ -170,6 +170,7 @@ def _run_units(
 def _merge(group: Group, result: JobResult, plan: Plan, stats: RunStats, entries: list) -> None:
     stats.decode_s += result.decode_s
     stats.extract_s += sum(result.extract_s.values())
+    stats.cpu_s += result.cpu_s
     if result.load_error or result.errors:
         stats.failed_live.add(id(group))
     if result.load_error:
@@ -406,5 +407,6 @@ def extract_accounts(
             decode_seconds=stats.decode_s,
             extract_seconds=stats.extract_s,
             run_accounts=len(names),
+            worker_cpu_seconds=stats.cpu_s,
         ))
     return summaries
