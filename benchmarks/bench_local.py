@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FEED_EVAL, REPO, build_account  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
-from rumaro_lab.extractors.packaged_models import fit_within  # noqa: E402
+from rumaro_lab.extractors.packaged_models import shared_fit  # noqa: E402
 from rumaro_lab.extractors.plan import plan_extractors  # noqa: E402
 from rumaro_lab.images import load_image  # noqa: E402
 from rumaro_lab.settings import Settings  # noqa: E402
@@ -130,7 +130,7 @@ def profile(paths: list[Path], repeat: int) -> dict:
             t0 = time.process_time()
             image = load_image(path)
             t1 = time.process_time()
-            fit_within(image.rgb, 640)
+            shared_fit(image, 640)  # the one resize faces, pose, text and racy then share
             t2 = time.process_time()
             deps: dict = {}
             row = {}

@@ -58,6 +58,7 @@ def test_models_load_once_per_worker_for_all_accounts(settings, shared_data, tmp
         assert list(table["post_id"]) == [f"{summary.account}-{i}" for i in range(4)]
         assert (table["status"] == "ok").all() and summary.n_images == 4
         assert summary.run_accounts == 3 and "one run of 3 accounts" in str(summary)
+        assert summary.worker_cpu_seconds > 0  # the workers report their CPU time
         assert settings.artifacts_path(summary.account).is_file()
 
 
