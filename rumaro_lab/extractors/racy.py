@@ -41,7 +41,6 @@ import numpy as np
 from .base import Availability, Extractor, Features
 from .packaged_models import (
     PackagedModelMissing,
-    fit_within,
     package_file,
     shared_fit,
     verified_file,
@@ -183,7 +182,7 @@ class Racy(Extractor):
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
-        small = fit_within(image.rgb, self.config["skin_side"])
+        small = shared_fit(image, self.config["skin_side"])
         skin = skin_mask(small)
         # OpenNSFW shrinks the picture to 256 px itself: from the shared 640-px copy it costs
         # half as much as from the full photo (|score difference| <= 0.006 on feed_eval)

@@ -41,7 +41,13 @@ import cv2
 import numpy as np
 
 from .base import Availability, Extractor, Features
-from .packaged_models import PackagedModelMissing, package_file, shared_fit, verified_file
+from .packaged_models import (
+    SHARED_SIDE,
+    PackagedModelMissing,
+    package_file,
+    shared_fit,
+    verified_file,
+)
 from .schema import artifact, continuous, count, text
 
 PACKAGE = "rapidocr_onnxruntime"
@@ -51,8 +57,6 @@ REC_FILE = "models/ch_PP-OCRv4_rec_infer.onnx"
 DET_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
 REC_SHA256 = "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"
 HINT = "run `make install` (it installs rapidocr_onnxruntime==1.4.4 with --no-deps)"
-#: the shared downscaled copy the input is cut from (the one faces and pose use)
-SHARED_SIDE = 640
 NO_TEXT = ("text.box_count", "no text")
 
 
