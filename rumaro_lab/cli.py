@@ -116,6 +116,20 @@ def import_(
     out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def check(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Argument(help="Account to check (default: every account with data).")] = None,
+) -> None:
+    """Check raw files against posts, features against image hashes, and the cache (exit 1 on problems)."""
+    from .check import check_data
+
+    report = check_data(_settings(ctx), account)
+    out.print(str(report), markup=False, highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)  # each problem above says how to fix it
+
+
 # -- features -------------------------------------------------------------------------------
 @app.command()
 def extract(
@@ -172,10 +186,10 @@ def extractors_(
     table = list_extractors(_settings(ctx))
     yes = {True: "yes", False: "no"}
     shown = table.assign(
-        default=table["default"].map(yes), here=table["available"].map(yes),
         # what it does when it can run here, else why not: one column that wraps
         notes=[r.description if r.available else r.reason for r in table.itertuples()],
-    )[["name", "default", "here", "notes"]]
+        default=table["default"].map(yes), available=table["available"].map(yes),
+    )[["name", "default", "available", "notes"]]
     _print_frame(shown)
 
 

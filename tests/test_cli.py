@@ -5,7 +5,7 @@ import pytest
 
 from rumaro_lab.cli import main
 
-COMMANDS = ["fetch", "import", "extract", "analyze", "report", "batch", "demo", "extractors", "cache", "models"]
+COMMANDS = ["fetch", "import", "check", "extract", "analyze", "report", "batch", "demo", "extractors", "cache", "models"]
 
 
 def test_help_lists_every_command(capsys):

@@ -36,8 +36,8 @@ def face_settings(settings):
 
 
 @pytest.fixture()
-def image(shared_data):  # 1440 x 960
-    return load_image(shared_data / "spacex_instaloader/spacex/2021-07-20_00-59-46_UTC.jpg")
+def image(test_data):  # 1000 x 872
+    return load_image(test_data / "pd_demo_images/skimage_hubble_deep_field.jpg")
 
 
 @pytest.fixture()
@@ -51,10 +51,10 @@ def _face(settings, **kw):
     return AzureFace(settings, calls_per_second=0, **kw)
 
 
-def test_v10_recording_maps_every_attribute_case_insensitively(face_settings, image, shared_data,
+def test_v10_recording_maps_every_attribute_case_insensitively(face_settings, image, test_data,
                                                                sleeps, caplog):
     caplog.set_level(logging.DEBUG)
-    replay = Replay([load_exchange(shared_data, V10_OK)])
+    replay = Replay([load_exchange(test_data, V10_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", f"{ENDPOINT}/face/v1.0/detect", callback=replay)
         features, raw = _face(face_settings, api_version="v1.0").extract_with_raw(image, {}, {})
@@ -68,11 +68,11 @@ def test_v10_recording_maps_every_attribute_case_insensitively(face_settings, im
     assert sent["timeout"] == 60
 
     assert features["count"] == 1
-    # box 550,202 127x127 in a 1440 x 960 image
-    assert features["largest_area_share"] == pytest.approx(127 * 127 / (1440 * 960), rel=1e-3)
-    assert features["largest_cx"] == pytest.approx((550 + 63.5) / 1440, rel=1e-3)
-    assert features["largest_cy"] == pytest.approx((202 + 63.5) / 960, rel=1e-3)
-    assert features["boxes"][0][:2] == pytest.approx([550 / 1440, 202 / 960], rel=1e-3)
+    # box 550,202 127x127 in a 1000 x 872 image
+    assert features["largest_area_share"] == pytest.approx(127 * 127 / (1000 * 872), rel=1e-3)
+    assert features["largest_cx"] == pytest.approx((550 + 63.5) / 1000, rel=1e-3)
+    assert features["largest_cy"] == pytest.approx((202 + 63.5) / 872, rel=1e-3)
+    assert features["boxes"][0][:2] == pytest.approx([550 / 1000, 202 / 872], rel=1e-3)
     assert (features["head_pose_pitch"], features["head_pose_roll"], features["head_pose_yaw"]) == (14.8, 7.8, 32.0)
     # the real service's casing ("ReadingGlasses", "low", "goodExposure") -> v1.2 spelling
     assert features["glasses"] == "readingGlasses"
@@ -90,8 +90,8 @@ def test_v10_recording_maps_every_attribute_case_insensitively(face_settings, im
     assert AzureFace(api_version="v1.0").features_from_raw(json.loads(json.dumps(raw))) == features
 
 
-def test_v12_answer_has_no_emotion_so_it_is_null(face_settings, image, shared_data, sleeps):
-    replay = Replay([load_spec_example(shared_data, V12_OK)])
+def test_v12_answer_has_no_emotion_so_it_is_null(face_settings, image, test_data, sleeps):
+    replay = Replay([load_spec_example(test_data, V12_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", f"{ENDPOINT}/face/v1.2/detect", callback=replay)
         features, _ = _face(face_settings).extract_with_raw(image, {}, {})
@@ -113,10 +113,10 @@ def test_no_face_is_count_zero_and_unknown_attributes(face_settings, image, slee
     assert features["largest_area_share"] is None and features["glasses"] is None
 
 
-def test_429_with_an_http_date_retry_after(face_settings, image, shared_data, sleeps):
+def test_429_with_an_http_date_retry_after(face_settings, image, test_data, sleeps):
     when = datetime.now(UTC) + timedelta(seconds=30)
     replay = Replay([error_429(format_datetime(when, usegmt=True), code="RateLimitExceeded"),
-                     load_spec_example(shared_data, V12_OK)])
+                     load_spec_example(test_data, V12_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", f"{ENDPOINT}/face/v1.2/detect", callback=replay)
         features, _ = _face(face_settings).extract_with_raw(image, {}, {})
@@ -124,8 +124,8 @@ def test_429_with_an_http_date_retry_after(face_settings, image, shared_data, sl
     assert len(sleeps) == 1 and 27 <= sleeps[0] <= 30
 
 
-def test_403_stops_the_service_without_more_calls(face_settings, image, shared_data, sleeps):
-    forbidden = load_exchange(shared_data, UNAUTHORIZED)  # the gateway's shape, status 403
+def test_403_stops_the_service_without_more_calls(face_settings, image, test_data, sleeps):
+    forbidden = load_exchange(test_data, UNAUTHORIZED)  # the gateway's shape, status 403
     forbidden.status = 403
     replay = Replay([forbidden])
     face = _face(face_settings)
@@ -138,12 +138,12 @@ def test_403_stops_the_service_without_more_calls(face_settings, image, shared_d
     assert len(replay.requests) == 1
 
 
-def test_truncated_json_names_the_image(face_settings, image, shared_data, sleeps):
-    recording = load_exchange(shared_data, V10_OK)
+def test_truncated_json_names_the_image(face_settings, image, test_data, sleeps):
+    recording = load_exchange(test_data, V10_OK)
     recording.body = recording.body[:500]
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", f"{ENDPOINT}/face/v1.0/detect", callback=Replay([recording]))
-        with pytest.raises(MalformedResponse, match="2021-07-20_00-59-46_UTC.jpg.*not valid JSON"):
+        with pytest.raises(MalformedResponse, match="skimage_hubble_deep_field.jpg.*not valid JSON"):
             _face(face_settings, api_version="v1.0").extract_with_raw(image, {}, {})
 
 
@@ -164,13 +164,13 @@ def test_the_retirement_is_shown_by_rumaro_extractors(settings):
     assert not row["available"] and not row["default"]
 
 
-def test_a_connection_error_is_retried(face_settings, image, shared_data, sleeps):
+def test_a_connection_error_is_retried(face_settings, image, test_data, sleeps):
     import requests
 
     with responses.RequestsMock() as mock:
         url = f"{ENDPOINT}/face/v1.2/detect"
         mock.add("POST", url, body=requests.ConnectionError("[Errno 104] Connection reset by peer"))
-        replay = Replay([load_spec_example(shared_data, V12_OK)])
+        replay = Replay([load_spec_example(test_data, V12_OK)])
         mock.add_callback("POST", url, callback=replay)
         features, _ = _face(face_settings).extract_with_raw(image, {}, {})
     assert features["count"] == 1 and len(replay.requests) == 1 and len(sleeps) == 1

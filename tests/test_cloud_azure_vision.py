@@ -1,7 +1,7 @@
 """azure_vision end to end against the REAL recorded v3.2 / 4.0 exchanges (no key, no network).
 
 `responses` intercepts the SDKs' HTTP (msrest and azure-core both use requests). Success and
-error bodies are the recordings in ../shared/data/cloud_samples; the 429 is modelled on the
+error bodies are the recordings in tests/data/cloud_samples; the 429 is modelled on the
 documented shape (no real 429 recording exists; see fixtures/cloud/recordings.py).
 """
 
@@ -40,13 +40,13 @@ def cloud_settings(settings):
 
 
 @pytest.fixture()
-def image(shared_data):
-    return load_image(shared_data / "spacex_instaloader/spacex/2021-09-01_04-51-05_UTC.jpg")
+def image(test_data):
+    return load_image(test_data / "pd_demo_images/skimage_hubble_deep_field.jpg")
 
 
 @pytest.fixture()
-def other_image(shared_data):
-    return load_image(shared_data / "pd_demo_images/skimage_rocket.jpg")
+def other_image(test_data):
+    return load_image(test_data / "pd_demo_images/skimage_rocket.jpg")
 
 
 @pytest.fixture()
@@ -62,9 +62,9 @@ def _extractor(settings, **kw):
     return AzureVision(settings, calls_per_second=0, **kw)
 
 
-def test_v32_success_maps_the_real_recording(cloud_settings, image, shared_data, sleeps, caplog):
+def test_v32_success_maps_the_real_recording(cloud_settings, image, test_data, sleeps, caplog):
     caplog.set_level(logging.DEBUG)
-    replay = Replay([load_exchange(shared_data, V32_OK)])
+    replay = Replay([load_exchange(test_data, V32_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
         features, raw = _extractor(cloud_settings).extract_with_raw(image, {}, {})
@@ -103,8 +103,8 @@ def test_v32_success_maps_the_real_recording(cloud_settings, image, shared_data,
     assert KEY not in json.dumps(_extractor(cloud_settings).config)
 
 
-def test_v40_success_maps_the_real_recording(cloud_settings, image, shared_data, sleeps):
-    replay = Replay([load_exchange(shared_data, V40_OK)])
+def test_v40_success_maps_the_real_recording(cloud_settings, image, test_data, sleeps):
+    replay = Replay([load_exchange(test_data, V40_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V40_URL, callback=replay)
         features, raw = _extractor(cloud_settings, api="4.0").extract_with_raw(image, {}, {})
@@ -123,8 +123,8 @@ def test_v40_success_maps_the_real_recording(cloud_settings, image, shared_data,
     assert AzureVision(api="4.0").features_from_raw(json.loads(json.dumps(raw))) == features
 
 
-def test_429_waits_what_retry_after_says_then_succeeds(cloud_settings, image, shared_data, sleeps):
-    replay = Replay([error_429("7"), load_exchange(shared_data, V32_OK)])
+def test_429_waits_what_retry_after_says_then_succeeds(cloud_settings, image, test_data, sleeps):
+    replay = Replay([error_429("7"), load_exchange(test_data, V32_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
         features, _ = _extractor(cloud_settings).extract_with_raw(image, {}, {})
@@ -133,10 +133,10 @@ def test_429_waits_what_retry_after_says_then_succeeds(cloud_settings, image, sh
     assert features["racy_score"] == pytest.approx(0.0023683577310293913)
 
 
-def test_5xx_is_retried_with_backoff(cloud_settings, image, shared_data, sleeps):
+def test_5xx_is_retried_with_backoff(cloud_settings, image, test_data, sleeps):
     busy = Exchange(503, {"Content-Type": "application/json"},
                     '{"error": {"code": "ServiceUnavailable", "message": "busy"}}')
-    replay = Replay([busy, busy, load_exchange(shared_data, V32_OK)])
+    replay = Replay([busy, busy, load_exchange(test_data, V32_OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
         features, _ = _extractor(cloud_settings, backoff=2.0).extract_with_raw(image, {}, {})
@@ -149,16 +149,16 @@ def test_gives_up_after_max_retries_naming_the_image(cloud_settings, image, slee
     replay = Replay([error_429("1")])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
-        with pytest.raises(CloudCallError, match="2021-09-01_04-51-05_UTC.jpg.*gave up after 3"):
+        with pytest.raises(CloudCallError, match="skimage_hubble_deep_field.jpg.*gave up after 3"):
             _extractor(cloud_settings, max_retries=2).extract_with_raw(image, {}, {})
     assert len(replay.requests) == 3
 
 
 def test_401_stops_the_service_for_the_rest_of_the_run(
-    cloud_settings, image, other_image, shared_data, sleeps, caplog
+    cloud_settings, image, other_image, test_data, sleeps, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    replay = Replay([load_exchange(shared_data, V40_401)])  # the real 401 (gateway answer)
+    replay = Replay([load_exchange(test_data, V40_401)])  # the real 401 (gateway answer)
     extractor = _extractor(cloud_settings)
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
@@ -175,8 +175,8 @@ def test_401_stops_the_service_for_the_rest_of_the_run(
     assert KEY not in caplog.text and KEY not in str(first.value)
 
 
-def test_400_is_an_error_for_this_image_only(cloud_settings, image, other_image, shared_data, sleeps):
-    replay = Replay([load_exchange(shared_data, V32_400), load_exchange(shared_data, V32_OK)])
+def test_400_is_an_error_for_this_image_only(cloud_settings, image, other_image, test_data, sleeps):
+    replay = Replay([load_exchange(test_data, V32_400), load_exchange(test_data, V32_OK)])
     extractor = _extractor(cloud_settings)
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
@@ -188,26 +188,26 @@ def test_400_is_an_error_for_this_image_only(cloud_settings, image, other_image,
 
 
 @pytest.mark.parametrize("api,url", [("v3.2", V32_URL), ("4.0", V40_URL)])
-def test_truncated_body_is_a_clear_per_image_error(cloud_settings, image, shared_data, api, url, sleeps):
-    recording = load_exchange(shared_data, V32_OK if api == "v3.2" else V40_OK)
+def test_truncated_body_is_a_clear_per_image_error(cloud_settings, image, test_data, api, url, sleeps):
+    recording = load_exchange(test_data, V32_OK if api == "v3.2" else V40_OK)
     recording.body = recording.body[: len(recording.body) // 2]
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", url, callback=Replay([recording]))
-        with pytest.raises(MalformedResponse, match="2021-09-01_04-51-05_UTC.jpg.*not valid JSON"):
+        with pytest.raises(MalformedResponse, match="skimage_hubble_deep_field.jpg.*not valid JSON"):
             _extractor(cloud_settings, api=api).extract_with_raw(image, {}, {})
 
 
-def test_budget_is_shared_by_two_instances_of_one_run(cloud_settings, image, shared_data, sleeps):
+def test_budget_is_shared_by_two_instances_of_one_run(cloud_settings, image, test_data, sleeps):
     from rumaro_lab.extractors.cloud import BudgetExhausted
 
     limited = cloud_settings.model_copy(update={"max_calls": 2})
-    replay = Replay([load_exchange(shared_data, V32_OK)])
+    replay = Replay([load_exchange(test_data, V32_OK)])
     first, second = _extractor(limited, run_id="run-a"), _extractor(limited, run_id="run-a")
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", V32_URL, callback=replay)
         first.extract_with_raw(image, {}, {})
         second.extract_with_raw(image, {}, {})
-        with pytest.raises(BudgetExhausted, match="2021-09-01_04-51-05_UTC.jpg: the cost guard of 2 azure_vision"):
+        with pytest.raises(BudgetExhausted, match="skimage_hubble_deep_field.jpg: the cost guard of 2 azure_vision"):
             first.extract_with_raw(image, {}, {})
         # a new run starts with a fresh budget
         _extractor(limited, run_id="run-b").extract_with_raw(image, {}, {})
@@ -235,11 +235,11 @@ def test_the_sdks_own_retries_are_off(cloud_settings):
     assert retry.total_retries == 0
 
 
-def test_spec_example_with_people_and_a_face(shared_data):
+def test_spec_example_with_people_and_a_face(test_data):
     """The v3.2 specification's stream example (hand-written by Microsoft: shape, not realism)."""
     from fixtures.cloud.recordings import load_spec_example
 
-    body = load_spec_example(shared_data, "azure_cv_v3.2_analyze_stream_200_spec_example.json").json()
+    body = load_spec_example(test_data, "azure_cv_v3.2_analyze_stream_200_spec_example.json").json()
     features = AzureVision().features_from_raw(
         {"api": "v3.2", "image": {"width": 10, "height": 10}, "response": body})
     assert features["photo_type_label"] == "full_body"  # people_ 0.84

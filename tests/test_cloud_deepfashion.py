@@ -38,8 +38,8 @@ def df_settings(settings):
 
 
 @pytest.fixture()
-def image(shared_data):
-    return load_image(shared_data / "spacex_instaloader/spacex/2021-09-01_04-51-05_UTC.jpg")
+def image(test_data):
+    return load_image(test_data / "pd_demo_images/skimage_rocket.jpg")
 
 
 @pytest.fixture()
@@ -128,7 +128,7 @@ def test_algorithm_error_fails_only_this_image(df_settings, image, sleeps):
     df = _df(df_settings)
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", URL, callback=replay)
-        with pytest.raises(CloudCallError, match="2021-09-01_04-51-05_UTC.jpg.*cannot identify"):
+        with pytest.raises(CloudCallError, match="skimage_rocket.jpg.*cannot identify"):
             df.extract_with_raw(image, {}, {})
         assert df.extract_with_raw(image, {}, {})[0]["n_articles"] == 3
 
@@ -147,7 +147,7 @@ def test_truncated_body_is_malformed(df_settings, image, sleeps):
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", URL, callback=Replay([
             Exchange(200, {"Content-Type": "application/json"}, FIXTURE.read_text()[:120])]))
-        with pytest.raises(MalformedResponse, match="2021-09-01_04-51-05_UTC.jpg.*not valid JSON"):
+        with pytest.raises(MalformedResponse, match="skimage_rocket.jpg.*not valid JSON"):
             _df(df_settings).extract_with_raw(image, {}, {})
 
 

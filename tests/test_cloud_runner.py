@@ -24,9 +24,9 @@ def run_settings(settings):
 
 
 @pytest.fixture()
-def images(shared_data):
-    return [shared_data / "pd_demo_images/skimage_rocket.jpg",
-            shared_data / "spacex_instaloader/spacex/2021-09-01_04-51-05_UTC.jpg"]
+def images(test_data):
+    return [test_data / "pd_demo_images/skimage_rocket.jpg",
+            test_data / "pd_demo_images/skimage_hubble_deep_field.jpg"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +39,8 @@ def _run(images, settings, **kw):
                           progress=False, **kw)
 
 
-def test_second_run_makes_no_call(run_settings, images, shared_data):
-    replay = Replay([load_exchange(shared_data, OK)])
+def test_second_run_makes_no_call(run_settings, images, test_data):
+    replay = Replay([load_exchange(test_data, OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", URL, callback=replay)
         first = _run(images, run_settings)
@@ -51,8 +51,8 @@ def test_second_run_makes_no_call(run_settings, images, shared_data):
     assert second["azure_vision.racy_score"].tolist() == pytest.approx([0.0023683577310293913] * 2)
 
 
-def test_401_fails_every_image_with_one_call(run_settings, images, shared_data):
-    replay = Replay([load_exchange(shared_data, DENIED)])
+def test_401_fails_every_image_with_one_call(run_settings, images, test_data):
+    replay = Replay([load_exchange(test_data, DENIED)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", URL, callback=replay)
         table = _run(images, run_settings)
@@ -64,8 +64,8 @@ def test_401_fails_every_image_with_one_call(run_settings, images, shared_data):
     assert "runner-key" not in " ".join(table["error"])
 
 
-def test_max_calls_is_a_budget_per_run(run_settings, images, shared_data):
-    replay = Replay([load_exchange(shared_data, OK)])
+def test_max_calls_is_a_budget_per_run(run_settings, images, test_data):
+    replay = Replay([load_exchange(test_data, OK)])
     with responses.RequestsMock() as mock:
         mock.add_callback("POST", URL, callback=replay)
         table = _run(images, run_settings, max_calls=1)

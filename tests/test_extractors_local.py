@@ -1,6 +1,7 @@
 """Local extractors on real images with the real models (issue 5).
 
-Models load once per module (fixture `run`); every test uses real photos from ../shared/data.
+Models load once per module (fixture `run`); every test uses real photos from tests/data, and one
+also reads the real spacex accessibility captions in ../shared/data (tier 2).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def run(extractors):
     return _run
 
 
-def test_astronaut_is_a_portrait_with_one_happy_face(run, shared_data):
-    out = run(shared_data / "pd_demo_images" / "skimage_astronaut.png")
+def test_astronaut_is_a_portrait_with_one_happy_face(run, test_data):
+    out = run(test_data / "pd_demo_images" / "skimage_astronaut.png")
     assert out["faces"]["count"] == 1
     assert 0.02 < out["faces"]["largest_area_share"] < 0.2
     boxes = out["faces"]["boxes"]
@@ -61,9 +62,9 @@ def test_astronaut_is_a_portrait_with_one_happy_face(run, shared_data):
     assert 0 < out["racy"]["skin_share"] < 0.6  # face and hands inside a suit
 
 
-def test_scenery_has_no_face_no_pose_and_nulls(run, shared_data):
+def test_scenery_has_no_face_no_pose_and_nulls(run, test_data):
     for name in ("skimage_rocket.jpg", "skimage_grass.png", "skimage_hubble_deep_field.jpg"):
-        out = run(shared_data / "pd_demo_images" / name)
+        out = run(test_data / "pd_demo_images" / name)
         assert out["faces"]["count"] == 0
         assert out["faces"]["largest_area_share"] is None
         assert all(v is None for v in out["emotion"].values())  # unknown, not 0
@@ -75,20 +76,20 @@ def test_scenery_has_no_face_no_pose_and_nulls(run, shared_data):
         assert out["activity"]["label"] == "none"
 
 
-def test_smiling_portrait_vs_neutral_portrait(run, shared_data):
-    smiling = run(shared_data / "interfaces_cc0" / "009.jpg")["emotion"]
-    neutral = run(shared_data / "interfaces_cc0" / "006.jpg")["emotion"]
+def test_smiling_portrait_vs_neutral_portrait(run, test_data):
+    smiling = run(test_data / "interfaces_cc0" / "009.jpg")["emotion"]
+    neutral = run(test_data / "interfaces_cc0" / "006.jpg")["emotion"]
     assert smiling["dominant"] == "happiness" and smiling["happiness"] > 0.9
     assert neutral["dominant"] == "neutral"
     assert smiling["smile"] > 0.8
-    other = run(shared_data / "interfaces_cc0" / "001.jpg")["emotion"]
+    other = run(test_data / "interfaces_cc0" / "001.jpg")["emotion"]
     assert other["smile"] < 0.3 < smiling["smile"]
     for name in ("009.jpg", "006.jpg", "001.jpg"):  # portraits are not racy
-        assert run(shared_data / "interfaces_cc0" / name)["racy"]["nsfw_score"] < 0.2
+        assert run(test_data / "interfaces_cc0" / name)["racy"]["nsfw_score"] < 0.2
 
 
-def test_skier_is_full_body_standing(run, shared_data):
-    out = run(shared_data / "mmpose_keypoints" / "coco" / "000000000785.jpg")
+def test_skier_is_full_body_standing(run, test_data):
+    out = run(test_data / "mmpose_keypoints" / "coco" / "000000000785.jpg")
     pose = out["pose"]
     assert pose["detected"] and pose["full_body_visible"]
     assert pose["posture"] == "standing"
@@ -101,9 +102,9 @@ def test_skier_is_full_body_standing(run, shared_data):
     assert out["activity"]["label"] == "standing"
 
 
-def test_image_statistics(run, shared_data, extractors):
-    astro = run(shared_data / "pd_demo_images" / "skimage_astronaut.png")["image"]
-    grass = run(shared_data / "pd_demo_images" / "skimage_grass.png")["image"]
+def test_image_statistics(run, test_data, extractors):
+    astro = run(test_data / "pd_demo_images" / "skimage_astronaut.png")["image"]
+    grass = run(test_data / "pd_demo_images" / "skimage_grass.png")["image"]
     assert (astro["width"], astro["height"], astro["aspect_ratio"]) == (512, 512, 1.0)
     assert grass["saturation"] == 0 and grass["colourfulness"] < 1e-6  # a grey texture
     assert astro["colourfulness"] > 30 and astro["saturation"] > 0.2
@@ -111,7 +112,7 @@ def test_image_statistics(run, shared_data, extractors):
     palette = astro["palette"]
     assert abs(sum(p[2] for p in palette) - 1) < 1e-3
     # blurring lowers the sharpness, darkening lowers the brightness
-    rgb = load_image(shared_data / "pd_demo_images" / "skimage_astronaut.png").rgb
+    rgb = load_image(test_data / "pd_demo_images" / "skimage_astronaut.png").rgb
     ex = extractors["image"]
     blurred = ex.extract(LoadedImage(cv2.GaussianBlur(rgb, (9, 9), 3), "b", "b"), {}, {})
     dark = ex.extract(LoadedImage((rgb // 2).astype(np.uint8), "d", "d"), {}, {})
@@ -146,9 +147,9 @@ def test_activity_parses_real_accessibility_captions(run, shared_data):
     assert text["caption_standing"] is False  # words inside quoted text are not tags
 
 
-def test_no_person_never_raises_and_gives_nulls(extractors, shared_data):
+def test_no_person_never_raises_and_gives_nulls(extractors, test_data):
     """Dependencies of a photo without people (and empty ones) give nulls, not exceptions."""
-    image = load_image(shared_data / "pd_demo_images" / "skimage_coffee.png")
+    image = load_image(test_data / "pd_demo_images" / "skimage_coffee.png")
     no_face = {"count": 0, "boxes": []}
     no_pose = {"detected": False, "visible_keypoints": 0}
     for deps in ({"faces": no_face, "pose": no_pose}, {"faces": {}, "pose": {}}):

@@ -196,7 +196,7 @@ def _onnx_channel_mean(side: int) -> bytes:
     return int_field(1, 8) + field(8, opset) + field(7, graph)
 
 
-def test_apparel_user_model_hook(settings, shared_data, tmp_path):
+def test_apparel_user_model_hook(settings, tmp_path):
     models_dir = tmp_path / "models"
     models_dir.mkdir()
     settings = settings.model_copy(update={"models_dir": models_dir})

@@ -21,14 +21,14 @@ PHOTO_TYPES = ["portrait", "portrait", "scenery", "group", "full_body", "other",
 
 
 @pytest.fixture(scope="module")
-def dataset(shared_data: Path, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
+def dataset(test_data: Path, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
     """A dataset as load_dataset returns it: 8 posts over real CC0 portraits, with face boxes."""
     data_dir = tmp_path_factory.mktemp("data")
     raw = data_dir / "raw" / "synthetic"
     raw.mkdir(parents=True)
     rows = []
     for i, photo_type in enumerate(PHOTO_TYPES):
-        src = shared_data / "interfaces_cc0" / f"{i + 1:03d}.jpg"
+        src = test_data / "interfaces_cc0" / f"{i + 1:03d}.jpg"
         shutil.copy(src, raw / src.name)
         has_face = photo_type != "scenery"
         rows.append({
@@ -174,8 +174,8 @@ def test_posts_grid_blurs_faces_by_default(dataset):
     assert np.array_equal(blurred.axes[3].get_images()[0].get_array(), plain.axes[3].get_images()[0].get_array())
 
 
-def test_unknown_faces_are_detected_and_blurred(shared_data, settings):
-    image = load_image(shared_data / "interfaces_cc0" / "001.jpg")
+def test_unknown_faces_are_detected_and_blurred(test_data, settings):
+    image = load_image(test_data / "interfaces_cc0" / "001.jpg")
     blurrer = privacy.FaceBlurrer(settings)
     boxes = blurrer.boxes(image, boxes=None)  # unknown: the real faces extractor runs
     assert boxes and 0.05 < boxes[0].w < 0.9
@@ -186,12 +186,12 @@ def test_unknown_faces_are_detected_and_blurred(shared_data, settings):
     assert out[face].std() < image.rgb[face].std() * 0.6
 
 
-def test_blurring_fails_closed_when_no_detector_can_run(shared_data, monkeypatch):
+def test_blurring_fails_closed_when_no_detector_can_run(test_data, monkeypatch):
     def no_model(*args, **kwargs):
         raise ModelMissingError("faces model missing")
 
     monkeypatch.setattr("rumaro_lab.extractors.make_extractor", no_model)
-    image = load_image(shared_data / "interfaces_cc0" / "002.jpg")
+    image = load_image(test_data / "interfaces_cc0" / "002.jpg")
     out = privacy.FaceBlurrer()(image, boxes=None)
     # the whole photo is blurred: every quarter loses most of its detail
     for rows in (slice(0, 250), slice(250, 500)):

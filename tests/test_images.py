@@ -14,8 +14,8 @@ def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def test_real_photo_loads_as_rgb_and_hash_is_of_file_bytes(shared_data):
-    path = shared_data / "pd_demo_images" / "skimage_astronaut.png"
+def test_real_photo_loads_as_rgb_and_hash_is_of_file_bytes(test_data):
+    path = test_data / "pd_demo_images" / "skimage_astronaut.png"
     img = load_image(path)
     assert img.rgb.shape == (512, 512, 3) and img.rgb.dtype == np.uint8
     assert img.sha256 == file_sha256(path) == bytes_sha256(path.read_bytes())
@@ -43,8 +43,8 @@ def test_transparent_pixels_are_white():
     assert load_image(_encode(img, "PNG")).rgb.min() == 255
 
 
-def test_truncated_jpeg_names_the_file(shared_data):
-    data = (shared_data / "interfaces_cc0" / "004.jpg").read_bytes()
+def test_truncated_jpeg_names_the_file(test_data):
+    data = (test_data / "interfaces_cc0" / "004.jpg").read_bytes()
     with pytest.raises(ImageLoadError) as info:
         load_image(data[: len(data) // 2], source="004.jpg")
     assert "004.jpg" in str(info.value) and "truncated" in str(info.value)

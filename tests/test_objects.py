@@ -35,8 +35,8 @@ def run(objects: Objects, path: Path) -> dict:
     return objects.check_output(objects.extract(load_image(path), {}, {}))
 
 
-def test_skier_has_a_person_and_skis(objects, shared_data):
-    out = run(objects, shared_data / "mmpose_keypoints" / "coco" / "000000000785.jpg")
+def test_skier_has_a_person_and_skis(objects, test_data):
+    out = run(objects, test_data / "mmpose_keypoints" / "coco" / "000000000785.jpg")
     assert out["person_count"] == 1
     assert out["skis"] is True and out["skis_score"] >= 0.35
     assert out["sports_count"] >= 1 and out["labels"].split(",") == sorted(set(out["labels"].split(",")))
@@ -53,17 +53,17 @@ def test_baseball_has_people_a_bat_and_a_glove(objects, shared_data):
     assert all(0 <= v <= 1 for d in detections for v in d[2:])
 
 
-def test_scenery_has_no_person(objects, shared_data):
+def test_scenery_has_no_person(objects, test_data):
     for name in ("skimage_rocket.jpg", "skimage_grass.png"):
-        out = run(objects, shared_data / "pd_demo_images" / name)
+        out = run(objects, test_data / "pd_demo_images" / name)
         assert out["person_count"] == 0 and out["tie"] is False
         assert out["tie_score"] is None  # not found: no score, not 0
 
 
-def test_everyday_objects(objects, shared_data):
-    coffee = run(objects, shared_data / "pd_demo_images" / "skimage_coffee.png")
+def test_everyday_objects(objects, test_data):
+    coffee = run(objects, test_data / "pd_demo_images" / "skimage_coffee.png")
     assert coffee["cup"] is True and coffee["food_count"] >= 1 and coffee["person_count"] == 0
-    cat = run(objects, shared_data / "pd_demo_images" / "skimage_chelsea.png")
+    cat = run(objects, test_data / "pd_demo_images" / "skimage_chelsea.png")
     assert cat["cat"] is True and cat["animals_count"] >= 1
 
 

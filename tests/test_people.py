@@ -27,12 +27,12 @@ def run(people: People, path: Path) -> dict:
     return people.check_output(people.extract(image, {}, {}))
 
 
-def test_skier_is_one_full_body_person_with_correct_keypoints(people, shared_data):
-    coco = shared_data / "mmpose_keypoints" / "coco"
+def test_skier_is_one_full_body_person_with_correct_keypoints(people, test_data):
+    coco = test_data / "mmpose_keypoints" / "coco"
     out = run(people, coco / "000000000785.jpg")
     assert out["count"] == 1 and out["full_body_count"] == 1 and out["group"] is False
 
-    truth = next(a for a in json.loads((coco / "test_coco.json").read_text())["annotations"]
+    truth = next(a for a in json.loads((coco / "test_coco_000000000785.json").read_text())["annotations"]
                  if a["image_id"] == 785)
     width, height = 640, 425
     x, y, w, h = out["boxes"][0][:4]
@@ -62,22 +62,22 @@ def test_baseball_and_ski_race_have_several_people(people, shared_data):
 
 
 @pytest.mark.parametrize("name", ["skimage_rocket.jpg", "skimage_grass.png"])
-def test_scenery_has_no_person(people, shared_data, name):
-    out = run(people, shared_data / "pd_demo_images" / name)
+def test_scenery_has_no_person(people, test_data, name):
+    out = run(people, test_data / "pd_demo_images" / name)
     assert out["count"] == 0 and out["group"] is False and out["full_body_count"] == 0
     # no person: sizes are unknown, not 0
     assert out["largest_share"] is None and out["mean_visibility"] is None
     assert out["boxes"] == []
 
 
-def test_portrait_is_one_person_without_full_body(people, shared_data):
-    out = run(people, shared_data / "interfaces_cc0" / "001.jpg")
+def test_portrait_is_one_person_without_full_body(people, test_data):
+    out = run(people, test_data / "interfaces_cc0" / "001.jpg")
     assert out["count"] == 1 and out["full_body_count"] == 0
     assert out["largest_share"] > 0.3  # a head-and-shoulders crop fills the frame
 
 
-def test_padding_is_removed_so_a_mirrored_photo_gives_mirrored_boxes(people, shared_data):
-    rgb = load_image(shared_data / "mmpose_keypoints" / "coco" / "000000000785.jpg").rgb
+def test_padding_is_removed_so_a_mirrored_photo_gives_mirrored_boxes(people, test_data):
+    rgb = load_image(test_data / "mmpose_keypoints" / "coco" / "000000000785.jpg").rgb
     (a,) = people.detect(rgb)
     (b,) = people.detect(np.ascontiguousarray(rgb[:, ::-1]))
     # the landscape frame is padded top and bottom; mirroring must flip x and keep y

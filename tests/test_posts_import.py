@@ -1,4 +1,5 @@
-"""`import_path` on real instaloader output (../shared/data/spacex_instaloader), bad input, tables, CLI."""
+"""`import_path` on real instaloader output (../shared/data/spacex_instaloader; the bundled sample),
+bad input, tables (images from tests/data), CLI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import lzma
 import shutil
 import socket
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,6 +20,8 @@ from rumaro_lab.posts.importing import import_path
 from rumaro_lab.posts.schema import read_posts
 
 SIDECAR = "2021-09-15_23-10-17_UTC"
+#: the bundled sample account: a real-layout instaloader folder that ships with the repository
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample" / "sample"
 
 
 @pytest.fixture()
@@ -172,17 +176,17 @@ def test_images_without_metadata_are_reported(settings, spacex_copy):
     assert summary.n_posts == 9 and "holiday.jpg" in dict(summary.skipped)
 
 
-def test_csv_table_import(settings, shared_data, tmp_path, no_network):
+def test_csv_table_import(settings, test_data, tmp_path, no_network):
     table = tmp_path / "posts.csv"
-    folder = shared_data / "spacex_instaloader"
+    folder = test_data / "interfaces_cc0"
     frame = pd.DataFrame({
         "post_id": ["p1", "p2", "p3"],
         "taken_at": ["2021-06-17T22:12:42Z", "2021-09-15 23:10:17+00:00", "2021-07-01T10:00:00"],
         "likes": [10, -1, 5],
         "comments": [1, 2, ""],
         "caption": ["#Mars with @elonmusk", "two images", "missing image"],
-        "media": [str(folder / "spacex/2021-06-17_22-12-42_UTC.jpg"),
-                  f"{folder}/spacex/{SIDECAR}_1.jpg;{folder}/spacex/{SIDECAR}_2.jpg",
+        "media": [str(folder / "001.jpg"),
+                  f"{folder}/002.jpg;{folder}/003.jpg",
                   "nowhere/absent.jpg"],
         "followers": [100, 100, 100],
     })
@@ -197,12 +201,12 @@ def test_csv_table_import(settings, shared_data, tmp_path, no_network):
     assert posts.loc["p2", "media"] == [f"raw/otherplatform/{SIDECAR}_1.jpg", f"raw/otherplatform/{SIDECAR}_2.jpg"]
     assert posts.loc["p2", "taken_at"] == pd.Timestamp("2021-09-15 23:10:17", tz="UTC")
     assert (settings.data_dir / posts.loc["p1", "media"][0]).read_bytes() == (
-        folder / "spacex/2021-06-17_22-12-42_UTC.jpg").read_bytes()
+        folder / "001.jpg").read_bytes()
     assert (posts["source"] == "table").all()
 
 
-def test_json_table_import_uses_paths_relative_to_the_table(settings, shared_data, tmp_path):
-    shutil.copy(shared_data / "spacex_instaloader/spacex/2021-06-21_17-24-03_UTC.jpg", tmp_path / "a.jpg")
+def test_json_table_import_uses_paths_relative_to_the_table(settings, test_data, tmp_path):
+    shutil.copy(test_data / "pd_demo_images/skimage_rocket.jpg", tmp_path / "a.jpg")
     rows = [{"account": "blog.photos", "shortcode": "X1", "taken_at": "2022-01-02T03:04:05+01:00",
              "like_count": 7, "comments": 0, "images": ["a.jpg"], "is_pinned": True}]
     (tmp_path / "posts.json").write_text(json.dumps({"posts": rows}))
@@ -214,9 +218,9 @@ def test_json_table_import_uses_paths_relative_to_the_table(settings, shared_dat
     assert bool(posts.loc[0, "is_pinned"]) is True
 
 
-def test_account_names_are_validated_before_paths(settings, spacex_dir):
+def test_account_names_are_validated_before_paths(settings):
     with pytest.raises(InvalidAccountName):
-        import_path(spacex_dir, settings, account="../../etc")
+        import_path(SAMPLE_DIR, settings, account="../../etc")
     assert not (settings.data_dir / "raw").exists()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from .. import lifeline
 from ..errors import ImageLoadError, RumaroError
 from ..images import load_image
 from .base import Extractor, stable_hash
@@ -148,8 +149,9 @@ def _limit_native_threads() -> None:
         pass
 
 
-def _init_pool_worker(plan: Plan, instances: Mapping[str, Extractor]) -> None:
+def _init_pool_worker(plan: Plan, instances: Mapping[str, Extractor], run_pid: int) -> None:
     global _POOL_WORKER  # one per worker process: that is where its models live
+    lifeline.die_with_parent(run_pid)  # no orphan keeps its models loaded after a kill -9
     _limit_native_threads()
     _POOL_WORKER = Worker(plan, instances)
 
@@ -172,10 +174,12 @@ def _failed(jobs: Iterable[Job], message: str) -> list[JobResult]:
 def _mp_context():
     # forkserver: workers start from a clean process (no inherited threads or locks), and with
     # the runner preloaded each one starts quickly. __main__ too, so that extractor classes
-    # defined in a script can be unpickled in the workers.
+    # defined in a script can be unpickled in the workers. Started here, so that it ends when
+    # this process does (`lifeline.guard_forkserver`, run when it preloads this module).
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["__main__", __name__])
+        lifeline.start_forkserver()
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -185,7 +189,7 @@ def run_pool(
 ) -> Iterator[list[JobResult]]:
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=_mp_context(),
-        initializer=_init_pool_worker, initargs=(plan, dict(instances)),
+        initializer=_init_pool_worker, initargs=(plan, dict(instances), os.getpid()),
     )
     try:
         futures = {pool.submit(_run_pool_chunk, chunk): chunk for chunk in _chunks(jobs, workers)}

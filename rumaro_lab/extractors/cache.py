@@ -21,13 +21,15 @@ the raw service response for cloud extractors (so a mapping can be re-done witho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "features.sqlite"
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 60.0
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Bound parameters per ``IN (...)`` look-up (SQLite's default limit is 32,766).
 _LOOKUP_CHUNK = 900
 
@@ -170,26 +173,42 @@ class FeatureCache:
         for key in keys:
             groups[(key.extractor, key.version, key.config_hash)].append(key.image_sha256)
         found: dict[CacheKey, Any] = {}
-        conn = self.conn
-        loads = json.loads
         column = "features, raw" if with_raw else "features"
         for (extractor, version, config_hash), shas in groups.items():
             unique = list(dict.fromkeys(shas))
             for start in range(0, len(unique), _LOOKUP_CHUNK):
                 chunk = unique[start : start + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
+                rows = self._query(
                     f"SELECT image_sha256, {column} FROM features WHERE extractor = ? AND "
                     f"version = ? AND config_hash = ? AND image_sha256 IN ({marks})",
                     (extractor, version, config_hash, *chunk),
-                ).fetchall()
+                )
                 for row in rows:
                     key = CacheKey(row[0], extractor, version, config_hash)
-                    if with_raw:
-                        found[key] = (loads(row[1]), None if row[2] is None else loads(row[2]))
-                    else:
-                        found[key] = loads(row[1])
+                    value = _parse_entry(row[1], row[2] if with_raw else None)
+                    if value is None:  # damaged: a miss, so it is computed and stored again
+                        log.warning("ignoring a damaged cache entry (%s, image %s)", extractor, row[0][:12])
+                        continue
+                    found[key] = value if with_raw else value[0]
         return found
+
+    def _query(self, sql: str, params: Iterable[Any]) -> list[tuple]:
+        with self._damage_is_an_error():
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    @contextlib.contextmanager
+    def _damage_is_an_error(self) -> Iterator[None]:
+        """A corrupt file (not a busy one) becomes a `CacheError` that says what to do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # locked, busy...: not damage
+                raise
+            raise CacheError(
+                f"the feature cache {self.path} is damaged: {exc}",
+                hint="`rumaro check` says more; delete the file (it is only a cache) and run again",
+            ) from exc
 
     def get(self, key: CacheKey) -> dict[str, Any] | None:
         """One key's features, or None."""
@@ -210,7 +229,7 @@ class FeatureCache:
         ]
         if not rows:
             return 0
-        with self._transaction() as conn:
+        with self._damage_is_an_error(), self._transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO features (image_sha256, extractor, version, config_hash,"
                 " features, raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -220,7 +239,7 @@ class FeatureCache:
 
     def clear(self, extractor: str | None = None) -> int:
         """Delete every entry (or one extractor's); returns how many were removed."""
-        with self._transaction() as conn:
+        with self._damage_is_an_error(), self._transaction() as conn:
             if extractor is None:
                 removed = conn.execute("DELETE FROM features").rowcount
             else:
@@ -295,6 +314,52 @@ class FeatureCache:
             for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
             if p.exists()
         )
+
+
+def _parse_entry(features: str, raw: str | None) -> tuple[dict, Any] | None:
+    """(features, raw) of a stored entry, or None when it doesn't parse (a damaged entry)."""
+    try:
+        value = json.loads(features)
+        parsed_raw = None if raw is None else json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return (value, parsed_raw) if isinstance(value, dict) else None
+
+
+def verify_cache(path: str | Path) -> tuple[int, list[str]]:
+    """(entries, problems) of a cache file, read only: SQLite's integrity check, and every entry
+    parsed (features a JSON object, raw JSON, a 64-hex image hash). Changes nothing.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "c.sqlite"
+    >>> with FeatureCache(path) as c:
+    ...     _ = c.put_many([(CacheKey("ab" * 32, "mean", "1", "cfg"), {"value": 0.5}, None)])
+    >>> verify_cache(path)
+    (1, [])
+    """
+    path = Path(path)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.DatabaseError as exc:
+        return 0, [f"cannot open it ({exc})"]
+    n, problems, bad = 0, [], []
+    try:
+        verdict = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        if verdict != ["ok"]:
+            problems.append(f"SQLite integrity check: {'; '.join(verdict)}")
+        for sha, extractor, features, raw in conn.execute(
+            "SELECT image_sha256, extractor, features, raw FROM features"
+        ):
+            n += 1
+            if _parse_entry(features, raw) is None or not _SHA256.match(str(sha)):
+                bad.append(f"{extractor} of image {str(sha)[:12]}")
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"unreadable ({exc})")
+    finally:
+        conn.close()
+    if bad:
+        problems.append(f"{len(bad)} entries do not parse (e.g. {', '.join(bad[:3])})")
+    return n, problems
 
 
 def _utc(values: pd.Series) -> pd.Series:

@@ -31,6 +31,7 @@ says it can't run here (`Extractor.availability`); declarations are checked rega
 from __future__ import annotations
 
 import pickle
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -139,6 +140,9 @@ def check_extractor(
                 f"option {key!r} does not change the cache key")
 
     def pickles() -> None:
+        module = sys.modules.get(cls.__module__)
+        if getattr(module, cls.__qualname__, None) is not cls:
+            raise _Skip("defined where worker processes can't import it (run it with workers=1)")
         copy = pickle.loads(pickle.dumps(cls(settings=settings)))
         assert copy.config == cls(settings=settings).config
 

@@ -40,6 +40,7 @@ import pandas as pd
 from ..accounts import validate_account
 from ..errors import RumaroError
 from ..fileio import write_parquet
+from ..identity import warn_changed_media
 from ..posts.schema import coerce_posts, read_posts
 from .backends import Job, JobResult, run_dask, run_inline, run_pool
 from .base import Extractor  # noqa: F401 - the doctests define extractors with it
@@ -304,6 +305,7 @@ def _extract_posts(
         stats = _run_units(units, plan, settings, store, _resolve_workers(workers, settings),
                            scheduler if scheduler is not None else settings.scheduler, progress)
 
+    warn_changed_media(posts, [[(units[i].label, units[i].sha256) for i in ids] for ids in post_units])
     image_df = image_table(units, plan)
     table = post_table(posts, image_df, post_units, n_images, plan, aggregate)
     artifacts = post_artifacts(posts, artifact_table(units, plan), post_units)

@@ -39,6 +39,7 @@ POSTS_SCHEMA: dict[str, str] = {
     "is_sponsored": "boolean",
     "is_pinned": "boolean",
     "source": "string",  # instaloader | folder | table | sample
+    "media_sha256": "list",  # sha256 of each media file's bytes at import ([] = not recorded)
 }
 
 POSTS_COLUMNS: tuple[str, ...] = tuple(POSTS_SCHEMA)
