@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from rumaro_lab.extractors.schema import continuous, count
 from rumaro_lab.posts.schema import write_posts
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: ../shared/data beside the checkout, or $RUMARO_SHARED_DIR/data (as the tests)
+SHARED_DATA = Path(os.environ.get("RUMARO_SHARED_DIR", REPO.parent / "shared")) / "data"
 
 
 class BenchStats(Extractor):
@@ -82,3 +84,37 @@ def pck_correct(pred_px: np.ndarray, truth: np.ndarray, bbox, threshold: float =
     if pred_visible is not None:
         ok &= pred_visible
     return int((ok & labelled).sum()), int(labelled.sum())
+
+
+FEED_EVAL = REPO / "benchmarks" / "data" / "feed_eval"
+#: target real-feed mix / observed share of each photo type in feed_eval (its README)
+FEED_WEIGHTS = {"graphic": 0.775, "portrait": 0.93, "full_body": 3.49, "group": 2.79,
+                "scenery": 0.80, "other": 0.69}
+
+
+def feed_eval_table(extractors=None, workers: int = 2, cache_dir: Path | None = None) -> pd.DataFrame:
+    """labels.csv of benchmarks/data/feed_eval joined with the features of its 186 images.
+
+    Extracted through the runner (the default set unless `extractors`), cached in
+    ``.cache/bench`` so that the eval scripts share one extraction.
+    """
+    from rumaro_lab.extractors.runner import extract_images
+    from rumaro_lab.settings import Settings
+
+    labels = pd.read_csv(FEED_EVAL / "labels.csv")
+    settings = Settings(_env_file=None, cache_dir=cache_dir or REPO / ".cache" / "bench",
+                        models_dir=REPO / "models", workers=workers)
+    table = extract_images([FEED_EVAL / f for f in labels["file"]], settings,
+                           extractors=extractors, progress=False)
+    table.insert(0, "file", [Path(p).name for p in table["image"]])
+    return labels.merge(table, on="file", validate="one_to_one")
+
+
+def proportion_ci(k: int, n: int, z: float = 1.96) -> list[float] | None:
+    """Wilson 95% interval of k successes out of n."""
+    if n == 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(float(centre - half), 3), round(float(centre + half), 3)]

@@ -11,6 +11,11 @@ Ground truth:
 - skimage's LFW subset (100 faces, 100 non-faces, 25 x 25 grey): each upscaled to 128 px and
   centred on a 256 px grey canvas, so the faces are ~ 100 px like a selfie's.
 - interfaces_cc0: the 100 CC0 portraits each hold exactly one face (recall of "count >= 1").
+- feed_eval (benchmarks/data/feed_eval, 186 real-feed-like images, 74 faces counted by eye in
+  `n_faces`): counts per image, so per image true positives min(found, labelled), false positives
+  the excess, misses the shortfall; precision and recall over the set, also without the 14
+  ``ambiguous:`` rows and without the 2 rows whose faces under masks were not counted
+  (``--feed-only`` runs just this part).
 
     .venv/bin/python benchmarks/eval_faces.py
 """
@@ -24,10 +29,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SHARED_DATA  # noqa: E402
+from _common import FEED_EVAL, SHARED_DATA, proportion_ci  # noqa: E402
 
 from rumaro_lab.extractors import make_extractor  # noqa: E402
 from rumaro_lab.extractors.faces import iou  # noqa: E402
@@ -114,9 +120,35 @@ def portraits(faces) -> dict:
             "exactly_one": sum(c == 1 for c in counts)}
 
 
+def feed_eval(faces) -> dict:
+    labels = pd.read_csv(FEED_EVAL / "labels.csv")
+    labels["found"] = [faces(load_image(FEED_EVAL / f))["count"] for f in labels["file"]]
+
+    def score(table: pd.DataFrame) -> dict:
+        truth, found = table["n_faces"].astype(int), table["found"].astype(int)
+        tp = int(np.minimum(truth, found).sum())
+        fp, fn = int((found - truth).clip(lower=0).sum()), int((truth - found).clip(lower=0).sum())
+        return {"images": len(table), "faces": int(truth.sum()), "true_positives": tp,
+                "false_positives": fp, "missed": fn,
+                "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+                "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+                "precision_ci95": proportion_ci(tp, tp + fp), "recall_ci95": proportion_ci(tp, tp + fn)}
+
+    notes = labels["note"].fillna("")
+    wrong = labels.loc[labels["found"] != labels["n_faces"], ["file", "photo_type", "n_faces", "found"]]
+    return {"all": score(labels),
+            "without_ambiguous": score(labels[~notes.str.contains("ambiguous:")]),
+            "without_masked_faces": score(labels[~notes.str.contains("mask")]),
+            "images_where_the_count_differs": wrong.values.tolist()}
+
+
 def main() -> None:
     start = time.perf_counter()
     result = {"benchmark": "faces"}
+    if "--feed-only" in sys.argv:
+        result["feed_eval"] = feed_eval(make_extractor("faces"))
+        print(json.dumps(result, indent=2))
+        return
     variants = {"default": {}, "no_tiles": {"tiles": False},
                 "full_range_only": {"tiles": False, "short_range": False}}
     for label, config in variants.items():
@@ -127,6 +159,7 @@ def main() -> None:
             "coco_wholebody_face_boxes": wholebody_boxes(faces),
             "lfw_subset": lfw(faces),
             "interfaces_cc0_portraits": portraits(faces),
+            "feed_eval": feed_eval(faces),
         }
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=2))

@@ -134,7 +134,7 @@ def check(
 @app.command()
 def extract(
     ctx: typer.Context,
-    account: Annotated[str, typer.Argument(help="Account whose posts.parquet to process.")],
+    accounts: Annotated[list[str], typer.Argument(help="Accounts whose posts.parquet to process (several: one run, one pool of workers).")],
     extractors: Annotated[str | None, typer.Option(help="Comma-separated extractor names (default: the local set).")] = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores). Env: RUMARO_WORKERS.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address to run on instead of local processes.")] = None,
@@ -142,13 +142,15 @@ def extract(
     max_calls: Annotated[int | None, typer.Option(help="Cost guard: at most this many calls per cloud service.")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when it is a terminal).")] = None,
 ) -> None:
-    """Compute features for every post into data/processed/ACCOUNT/features.parquet (cached)."""
-    account = validate_account(account)
-    from .extractors.runner import extract_account
+    """Compute features for every post into data/processed/ACCOUNT/features.parquet (cached).
+
+    Several accounts run as one job: the workers load their models once for all of them."""
+    accounts = [validate_account(a) for a in accounts]
+    from .extractors.runner import extract_accounts
 
     settings = _settings(ctx)
-    summary = extract_account(
-        account,
+    summaries = extract_accounts(
+        accounts,
         settings,
         extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
         workers=workers,
@@ -157,7 +159,8 @@ def extract(
         max_calls=max_calls,
         progress=progress,
     )
-    out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
+    for summary in summaries:
+        out.print(str(summary), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("extractors")

@@ -48,7 +48,7 @@ def test_built_models_are_located_and_match_the_manifest(settings):
         entry = manifest["models"][name]
         assert entry["sha256"] == file_sha256(path)
         assert entry["license"] == "Apache-2.0"
-    assert manifest["package"]["sha256"].startswith("adbc87995b9a")
+    assert manifest["packages"]["human-models"]["sha256"].startswith("adbc87995b9a")
 
 
 def test_list_models_reports_origin_license_and_checksum(settings):
@@ -70,7 +70,7 @@ def test_second_build_is_a_fast_no_op(settings):
 
 def test_opt_in_models_are_not_wanted_by_default(tmp_path):
     settings = _copy_models_dir(tmp_path)
-    assert wanted_models(settings) == ["movenet-multipose", "nanodet"]
+    assert wanted_models(settings) == ["movenet-multipose", "nanodet", "nsfwjs-mobilenet-v2"]
     assert "centernet" in wanted_models(settings, include=["centernet"])
     with pytest.raises(RumaroError, match="unknown model"):
         wanted_models(settings, include=["yolo"])

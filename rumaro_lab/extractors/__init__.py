@@ -40,6 +40,7 @@ REGISTRY: dict[str, str] = {
     "apparel": "rumaro_lab.extractors.apparel:Apparel",
     "racy": "rumaro_lab.extractors.racy:Racy",
     "activity": "rumaro_lab.extractors.activity:Activity",
+    "text": "rumaro_lab.extractors.text:Text",
     # local, optional (off by default)
     "nudenet": "rumaro_lab.extractors.nudenet_parts:NudeNetParts",
     "age_gender": "rumaro_lab.extractors.age_gender:AgeGender",
@@ -52,6 +53,7 @@ REGISTRY: dict[str, str] = {
 #: What `rumaro extract` runs when no --extractors are given.
 DEFAULT_EXTRACTORS: tuple[str, ...] = (
     "image",
+    "text",
     "faces",
     "emotion",
     "pose",

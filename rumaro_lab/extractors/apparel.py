@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import ModelMissingError, RumaroError
 from .base import Extractor, Features
 from .image_stats import COLOUR_NAMES, colour_name, palette, to_hex
-from .packaged_models import fit_within
+from .packaged_models import shared_fit
 from .pose import K, parse_keypoints
 from .racy import person_mask_at, skin_mask
 from .schema import binary, category, continuous, text
@@ -117,7 +117,7 @@ def _garment(rgb: np.ndarray, region: np.ndarray, skin: np.ndarray,
 class Apparel(Extractor):
     """Garment colours, bare arms/legs/torso from pose regions; accessories (objects)."""
 
-    name, version = "apparel", "1"
+    name, version = "apparel", "2"
     requires = ("pose",)
     optional_requires = ("objects",)
     features = {
@@ -215,7 +215,7 @@ class Apparel(Extractor):
             out["tie"] = bool(objects.get("tie"))
         pose = deps["pose"]
         kp = parse_keypoints(pose.get("keypoints")) if pose.get("detected") else None
-        small = fit_within(image.rgb, self.config["region_side"])
+        small = shared_fit(image, self.config["region_side"])
         person = person_mask_at(pose.get("mask"), small.shape[:2]) if kp is not None else None
         if self._user is not None:
             out["user_label"], out["user_score"] = self.run_user_model(image.rgb, person)

@@ -54,6 +54,7 @@ class JobResult:
     load_error: str | None = None
     decode_s: float = 0.0
     extract_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU time of the worker process on this job (all its threads)
 
 
 def one_line(exc: BaseException) -> str:
@@ -85,6 +86,12 @@ class Worker:
         return inst
 
     def run(self, job: Job) -> JobResult:
+        cpu = time.process_time()
+        result = self._run(job)
+        result.cpu_s = time.process_time() - cpu
+        return result
+
+    def _run(self, job: Job) -> JobResult:
         result = JobResult(job.job_id)
         start = time.perf_counter()
         try:

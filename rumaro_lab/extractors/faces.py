@@ -40,7 +40,13 @@ from typing import Any
 import numpy as np
 
 from .base import Availability, Extractor, Features
-from .packaged_models import PackagedModelMissing, fit_within, package_file, quiet_native_logs
+from .packaged_models import (
+    PackagedModelMissing,
+    fit_within,
+    package_file,
+    quiet_native_logs,
+    shared_fit,
+)
 from .schema import artifact, binary, continuous, count, largest_box
 
 #: images (or tiles) smaller than this many pixels on a side are not searched
@@ -150,9 +156,12 @@ class Faces(Extractor):
             if x2 > x1 and y2 > y1:
                 boxes.append([x1, y1, x2 - x1, y2 - y1, score])
 
-    def detect(self, rgb: np.ndarray) -> list[list[float]]:
-        """Merged face boxes [x, y, w, h, score] (0..1 of the frame), largest first."""
-        small = fit_within(rgb, self.config["max_side"])
+    def detect(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[list[float]]:
+        """Merged face boxes [x, y, w, h, score] (0..1 of the frame), largest first.
+
+        `small` is `rgb` already scaled to ``max_side`` (the copy other extractors share)."""
+        if small is None:
+            small = fit_within(rgb, self.config["max_side"])
         boxes: list[list[float]] = []
         full = self._detectors[0]
         self._run(full, small, (0.0, 0.0, 1.0, 1.0), self.config["min_confidence"], boxes)
@@ -175,7 +184,7 @@ class Faces(Extractor):
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
-        boxes = self.detect(image.rgb)
+        boxes = self.detect(image.rgb, shared_fit(image, self.config["max_side"]))
         if not boxes:
             return {"any": False, "count": 0, "boxes": []}
         x, y, w, h, _ = boxes[0]

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 
 from .base import Extractor, Features
-from .packaged_models import fit_within
+from .packaged_models import fit_within, shared_fit
 from .schema import artifact, category, continuous, count, text
 
 #: Readable colour names and a representative sRGB value each; a colour is named after the
@@ -113,7 +113,7 @@ def hasler_susstrunk(rgb: np.ndarray) -> float:
 class ImageStats(Extractor):
     """Light, colour, sharpness, dominant colours and size (no model)."""
 
-    name, version = "image", "2"
+    name, version = "image", "3"
     features = {
         "brightness": continuous("mean luma (Rec. 601)", unit="0..1"),
         "contrast": continuous("RMS contrast: standard deviation of the luma", unit="0..1"),
@@ -137,7 +137,7 @@ class ImageStats(Extractor):
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         # One downscale serves every statistic: means and spreads barely move, and the
         # sharpness becomes comparable across upload sizes.
-        small = fit_within(image.rgb, self.config["stats_side"])
+        small = shared_fit(image, self.config["stats_side"])
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         thumb = fit_within(small, self.config["palette_side"])

@@ -180,6 +180,40 @@ def plan_extractors(
     return Plan(tuple(steps), skipped)
 
 
+class ConfigHasher:
+    """Config hash per (step, post): options, optional deps present, post fields, upstream keys.
+
+    A dependency's identity is part of its dependants' keys, so a new ``faces`` version also
+    recomputes ``emotion``. Hashes that don't depend on the post are computed once.
+    """
+
+    def __init__(self, plan: Plan, instances: Mapping[str, Extractor]):
+        self.plan = plan
+        self.instances = instances
+        self.by_post: dict[str, bool] = {}
+        for s in plan.steps:
+            self.by_post[s.name] = bool(s.cls.post_fields) or any(
+                self.by_post[d] for d in s.deps
+            )
+        self._fixed: dict[str, str] = {}
+
+    def __call__(self, name: str, post: Mapping[str, Any]) -> str:
+        if not self.by_post[name] and name in self._fixed:
+            return self._fixed[name]
+        step = self.plan.step(name)
+        own = self.instances[name].cache_config_hash(present_optional=step.uses, post=post)
+        value = own
+        if step.deps:
+            value = stable_hash(
+                {"own": own,
+                 "deps": {d: [str(self.plan.step(d).cls.version), self(d, post)]
+                          for d in step.deps}}
+            )
+        if not self.by_post[name]:
+            self._fixed[name] = value
+        return value
+
+
 def with_settings(inst: Extractor, settings) -> Extractor:
     """A copy of `inst` that uses `settings` (its loaded models, if any, are not copied deeply)."""
     inst = copy.copy(inst)

@@ -31,6 +31,16 @@ detected):
   bits packed row-major with numpy.packbits, base64): `decode_mask` reads it. ``racy`` and
   ``apparel`` use it so the mask is computed once per image.
 
+``backend="movenet"`` (issue 16: a lighter way to the same answer, where measured equal) takes the
+keypoints of the largest person ``people`` (MoveNet MultiPose) found instead of running MediaPipe
+Pose: the 17 COCO keypoints go to their places among the 33 (the others stay invisible), and a
+MoveNet score s becomes the visibility ``min(1, s / 0.6)``, so that MoveNet's own "visible"
+(s >= 0.3, as in ``people``) is visibility 0.5 here and every threshold keeps its meaning; the
+minimum number of visible keypoints is scaled by 17/33. The
+person mask comes from MediaPipe's selfie segmentation (~3 ms) kept inside that person's box grown
+by 10 % (alone it marks cups and birds as people; inside a box MoveNet drew it does not need
+to decide who is a person). The comparison of the two backends is benchmarks/eval_pose_backends.py.
+
 >>> RULES["min_visible_keypoints"], KEYPOINTS[0], len(KEYPOINTS)
 (8, 'nose', 33)
 """
@@ -44,9 +54,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import RumaroError
 from .base import Availability, Extractor, Features
 from .faces import MIN_SIDE, mediapipe_availability
-from .packaged_models import fit_within, quiet_native_logs
+from .packaged_models import fit_within, quiet_native_logs, shared_fit
 from .schema import artifact, binary, category, continuous, count
 
 KEYPOINTS = (
@@ -75,9 +86,15 @@ RULES: dict[str, float] = {
     "facing_shoulder_ratio": 0.25,  # left shoulder right of the right one by this x torso length
 }
 
+#: COCO-17 (MoveNet) keypoint i -> its index among MediaPipe's 33
+COCO_TO_MEDIAPIPE = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+#: a MoveNet score of 0.3 (``people``'s "visible") is a visibility of 0.5 (`RULES`)
+MOVENET_VISIBILITY_SCALE = 0.6
+
 _MODEL_FILES = (
     "modules/pose_landmark/pose_landmark_full.tflite",
     "modules/pose_detection/pose_detection.tflite",
+    "modules/selfie_segmentation/selfie_segmentation.tflite",
 )
 
 
@@ -205,8 +222,10 @@ class Pose(Extractor):
         "keypoints": artifact("keypoints", "33 [x, y, visibility] in MediaPipe's order, 0..1 of the frame"),
         "mask": artifact("mask", "person mask {w, h, bits}: packed bits, base64 (decode_mask)"),
     }
-    default_config = {"max_side": 640, "min_detection_confidence": 0.5, "mask_side": 64,
-                      "rules": None}
+    optional_requires = ("people",)
+    default_config = {"backend": "mediapipe", "max_side": 640, "min_detection_confidence": 0.5,
+                      "mask_side": 64, "rules": None}
+    option_choices = {"backend": ("mediapipe", "movenet")}
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
@@ -220,6 +239,9 @@ class Pose(Extractor):
         quiet_native_logs()
         import mediapipe as mp
 
+        if self.config["backend"] == "movenet":
+            self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            return
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=True, model_complexity=1, enable_segmentation=True,
             min_detection_confidence=self.config["min_detection_confidence"],
@@ -227,18 +249,22 @@ class Pose(Extractor):
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
-        small = np.ascontiguousarray(fit_within(image.rgb, self.config["max_side"]))
+        small = np.ascontiguousarray(shared_fit(image, self.config["max_side"]))
         if min(small.shape[:2]) < MIN_SIDE:  # nothing to see, and MediaPipe dislikes it
             return {"detected": False, "visible_keypoints": 0}
-        result = self._pose.process(small)
-        if result.pose_landmarks is None:
+        if self.config["backend"] == "movenet":
+            kp, mask = self._from_people(deps, small)
+        else:
+            kp, mask = self._from_mediapipe(small)
+        if kp is None:
             return {"detected": False, "visible_keypoints": 0}
-        kp = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
         rules = self.rules
         n_visible = int((kp[:, 2] >= rules["min_visibility"]).sum())
-        if n_visible < rules["min_visible_keypoints"]:
+        # MoveNet has 17 keypoints to MediaPipe's 33 (5 on the head to 11): the same share
+        needed = rules["min_visible_keypoints"] * (
+            len(COCO_TO_MEDIAPIPE) / len(KEYPOINTS) if self.config["backend"] == "movenet" else 1)
+        if n_visible < needed:
             return {"detected": False, "visible_keypoints": n_visible}
-        mask = result.segmentation_mask > 0.5 if result.segmentation_mask is not None else None
         body_share = float(mask.mean()) if mask is not None else None
         if body_share is not None and body_share < rules["min_body_share"]:
             return {"detected": False, "visible_keypoints": n_visible}
@@ -250,3 +276,34 @@ class Pose(Extractor):
             small_mask = fit_within(mask.astype(np.uint8) * 255, self.config["mask_side"]) > 127
             out["mask"] = encode_mask(small_mask)
         return out
+
+    def _from_mediapipe(self, small: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        result = self._pose.process(small)
+        if result.pose_landmarks is None:
+            return None, None
+        kp = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+        mask = result.segmentation_mask > 0.5 if result.segmentation_mask is not None else None
+        return kp, mask
+
+    def _from_people(self, deps: Mapping[str, Features],
+                     small: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        people = deps.get("people")
+        if people is None:
+            raise RumaroError("pose backend 'movenet' needs the people extractor in the run",
+                              hint="run `make models` (people's MoveNet model) or use backend='mediapipe'")
+        if not people.get("count") or not people.get("keypoints"):
+            return None, None
+        coco = np.asarray(people["keypoints"][0], dtype=np.float64)
+        kp = np.zeros((len(KEYPOINTS), 3))
+        kp[list(COCO_TO_MEDIAPIPE)] = coco
+        kp[:, 2] = np.clip(kp[:, 2] / MOVENET_VISIBILITY_SCALE, 0, 1)
+        h, w = small.shape[:2]
+        x, y, bw, bh = people["boxes"][0][:4]
+        grow = 0.1
+        x0, y0 = int(max(0, (x - grow * bw) * w)), int(max(0, (y - grow * bh) * h))
+        x1, y1 = int(min(w, (x + bw * (1 + grow)) * w)), int(min(h, (y + bh * (1 + grow)) * h))
+        mask = np.zeros((h, w), bool)
+        result = self._segmenter.process(small)
+        if result.segmentation_mask is not None:
+            mask[y0:y1, x0:x1] = result.segmentation_mask[y0:y1, x0:x1] > 0.5
+        return kp, mask

@@ -23,6 +23,7 @@ class RunStats:
     computed: int = 0
     decode_s: float = 0.0
     extract_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time the workers spent on the images (models' setup included)
     failures: Counter = field(default_factory=Counter)
     failed_live: set = field(default_factory=set)  # images with a failure so far (progress bar)
 
@@ -71,12 +72,19 @@ class RunSummary:
     post_status: dict[str, int] = field(default_factory=dict)
     decode_seconds: float = 0.0
     extract_seconds: float = 0.0
+    #: accounts extracted in the same run (`extract_accounts`): time and cache counts are the run's
+    run_accounts: int = 1
+    #: CPU seconds the worker processes (or this one, with one worker) spent on the images
+    worker_cpu_seconds: float = 0.0
 
     def __str__(self) -> str:
+        run = (f" in {self.seconds:.1f} s ({self.images_per_s:.1f} images/s)"
+               if self.run_accounts == 1 else
+               f" (one run of {self.run_accounts} accounts: {self.seconds:.1f} s, "
+               f"{self.images_per_s:.1f} images/s)")
         text = (
             f"{self.account}: {self.n_posts} posts, {self.n_images} images with "
-            f"{', '.join(self.extractors)} in {self.seconds:.1f} s ({self.images_per_s:.1f} "
-            f"images/s): {self.n_ok} ok, {self.n_failed} with failures; "
+            f"{', '.join(self.extractors)}{run}: {self.n_ok} ok, {self.n_failed} with failures; "
             f"{self.cache_hits} results from the cache, {self.computed} computed"
         )
         if self.failures:

@@ -31,23 +31,21 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..accounts import validate_account
-from ..errors import ImageLoadError, RumaroError
+from ..errors import RumaroError
 from ..fileio import write_parquet
 from ..identity import warn_changed_media
-from ..images import file_sha256
 from ..posts.schema import coerce_posts, read_posts
 from .backends import Job, JobResult, run_dask, run_inline, run_pool
-from .base import Extractor, stable_hash
+from .base import Extractor  # noqa: F401 - the doctests define extractors with it
 from .cache import FeatureCache
-from .plan import ExtractorSpec, Plan, plan_extractors
+from .plan import ConfigHasher, ExtractorSpec, Plan, plan_extractors
 from .progress import Progress, RunStats, RunSummary
 from .tables import (
     AGGREGATES,
@@ -55,6 +53,7 @@ from .tables import (
     Group,
     Unit,
     artifact_table,
+    hash_files,
     image_table,
     post_artifacts,
     post_table,
@@ -62,68 +61,11 @@ from .tables import (
     write_features,
 )
 
-__all__ = ["KEY_COLUMNS", "RunSummary", "extract_account", "extract_images", "extract_posts",
+__all__ = ["KEY_COLUMNS", "RunSummary", "extract_account", "extract_accounts", "extract_images",
+           "extract_posts",
            "plan_extractors"]
 
 log = logging.getLogger(__name__)
-
-
-def _hash_files(units: Sequence[Unit]) -> None:
-    """sha256 of every image (threads: hashlib releases the GIL on large buffers)."""
-    by_path: dict[Path, list[Unit]] = {}
-    for unit in units:
-        by_path.setdefault(unit.path, []).append(unit)
-
-    def one(path: Path) -> tuple[str | None, str | None]:
-        try:
-            return file_sha256(path), None
-        except FileNotFoundError:
-            return None, "file not found"
-        except IsADirectoryError:
-            return None, "is a directory"
-        except OSError as exc:
-            return None, f"cannot read ({exc.strerror or exc})"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for path, (sha, error) in zip(by_path, pool.map(one, by_path), strict=True):
-            for unit in by_path[path]:
-                unit.sha256 = sha
-                if error:
-                    unit.load_error = str(ImageLoadError.for_path(unit.label, error))
-
-
-class _ConfigHasher:
-    """Config hash per (step, post): options, optional deps present, post fields, upstream keys.
-
-    A dependency's identity is part of its dependants' keys, so a new ``faces`` version also
-    recomputes ``emotion``. Hashes that don't depend on the post are computed once.
-    """
-
-    def __init__(self, plan: Plan, instances: Mapping[str, Extractor]):
-        self.plan = plan
-        self.instances = instances
-        self.by_post: dict[str, bool] = {}
-        for s in plan.steps:
-            self.by_post[s.name] = bool(s.cls.post_fields) or any(
-                self.by_post[d] for d in s.deps
-            )
-        self._fixed: dict[str, str] = {}
-
-    def __call__(self, name: str, post: Mapping[str, Any]) -> str:
-        if not self.by_post[name] and name in self._fixed:
-            return self._fixed[name]
-        step = self.plan.step(name)
-        own = self.instances[name].cache_config_hash(present_optional=step.uses, post=post)
-        value = own
-        if step.deps:
-            value = stable_hash(
-                {"own": own,
-                 "deps": {d: [str(self.plan.step(d).cls.version), self(d, post)]
-                          for d in step.deps}}
-            )
-        if not self.by_post[name]:
-            self._fixed[name] = value
-        return value
 
 
 def _stages(plan: Plan) -> list[tuple[tuple[str, ...], bool]]:
@@ -147,8 +89,8 @@ def _run_units(
 ) -> RunStats:
     stats = RunStats(n_units=len(units))
     instances = {s.name: s.instance(settings) for s in plan.steps}
-    hasher = _ConfigHasher(plan, instances)
-    _hash_files([u for u in units if u.sha256 is None and u.load_error is None])
+    hasher = ConfigHasher(plan, instances)
+    hash_files([u for u in units if u.sha256 is None and u.load_error is None])
     for unit in units:
         if unit.load_error:
             log.warning("%s", unit.load_error)
@@ -229,6 +171,7 @@ def _run_units(
 def _merge(group: Group, result: JobResult, plan: Plan, stats: RunStats, entries: list) -> None:
     stats.decode_s += result.decode_s
     stats.extract_s += sum(result.extract_s.values())
+    stats.cpu_s += result.cpu_s
     if result.load_error or result.errors:
         stats.failed_live.add(id(group))
     if result.load_error:
@@ -334,7 +277,7 @@ def _extract_posts(
     aggregate: str,
     progress,
     cache: FeatureCache | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, RunStats, Plan]:
+) -> tuple[pd.DataFrame, pd.DataFrame, RunStats, Plan, list[Unit], list[list[int]]]:
     if aggregate not in AGGREGATES:
         raise RumaroError(f"unknown aggregate {aggregate!r}", hint=f"use one of {AGGREGATES}")
     plan = plan_extractors(extractors, settings)
@@ -366,7 +309,7 @@ def _extract_posts(
     image_df = image_table(units, plan)
     table = post_table(posts, image_df, post_units, n_images, plan, aggregate)
     artifacts = post_artifacts(posts, artifact_table(units, plan), post_units)
-    return table, artifacts, stats, plan
+    return table, artifacts, stats, plan, units, post_units
 
 
 def extract_posts(
@@ -387,8 +330,8 @@ def extract_posts(
     (categorical ones still come from the cover).
     """
     settings = _run_settings(settings, max_calls)
-    table, _, _, _ = _extract_posts(coerce_posts(posts), settings, extractors, workers, scheduler,
-                                 aggregate, progress, cache)
+    table = _extract_posts(coerce_posts(posts), settings, extractors, workers, scheduler,
+                           aggregate, progress, cache)[0]
     return table
 
 
@@ -407,31 +350,65 @@ def extract_account(
     ``workers`` (default ``settings.workers``) local processes, or the Dask cluster at
     ``scheduler`` (default ``settings.scheduler``); ``max_calls`` overrides the cloud cost guard.
     """
+    return extract_accounts([account], settings, extractors, workers, scheduler, aggregate,
+                            max_calls, progress)[0]
+
+
+def extract_accounts(
+    accounts: Iterable[str],
+    settings=None,
+    extractors: Iterable[ExtractorSpec] | None = None,
+    workers: int | None = None,
+    scheduler=None,
+    aggregate: str = "cover",
+    max_calls: int | None = None,
+    progress: bool | None = None,
+) -> list[RunSummary]:
+    """Several accounts in ONE run: one plan, one pool of workers, one pass over the cache.
+
+    The posts of every account are extracted together, so each worker process loads its models
+    once for all of them (running `extract_account` per account would start a pool and load the
+    models again for every account), and an image shared by two accounts is computed once. Each
+    account still gets its own ``features.parquet`` and ``artifacts.parquet`` and its own
+    `RunSummary` (whose ``seconds``, ``cache_hits`` and ``computed`` are the whole run's).
+    """
     start = time.perf_counter()
-    account = validate_account(account)
+    names = list(dict.fromkeys(validate_account(a) for a in accounts))
+    if not names:
+        raise RumaroError("no accounts to extract")
     settings = _run_settings(settings, max_calls)
-    posts = read_posts(settings.posts_path(account))
-    table, artifacts, stats, plan = _extract_posts(posts, settings, extractors, workers,
-                                                   scheduler, aggregate, progress, None)
-    # artifacts first: a features.parquet never points at artifacts of an older run
-    write_parquet(artifacts, settings.artifacts_path(account))
-    path = write_features(table, settings.features_path(account))
+    frames = [read_posts(settings.posts_path(a)) for a in names]
+    posts = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    table, artifacts, stats, plan, units, post_units = _extract_posts(
+        posts, settings, extractors, workers, scheduler, aggregate, progress, None)
     seconds = time.perf_counter() - start
-    return RunSummary(
-        account=account,
-        extractors=plan.names,
-        n_posts=len(table),
-        n_images=stats.n_units,
-        n_ok=stats.n_ok,
-        n_failed=stats.n_failed,
-        cache_hits=stats.cache_hits,
-        computed=stats.computed,
-        seconds=seconds,
-        images_per_s=stats.n_units / seconds if seconds > 0 else math.nan,
-        path=path,
-        skipped=dict(plan.skipped),
-        failures=dict(stats.failures),
-        post_status=dict(Counter(table["status"].astype("object"))),
-        decode_seconds=stats.decode_s,
-        extract_seconds=stats.extract_s,
-    )
+    summaries, first = [], 0
+    for name, frame in zip(names, frames, strict=True):
+        rows = slice(first, first + len(frame))
+        first += len(frame)
+        own = table.iloc[rows].reset_index(drop=True)
+        # artifacts first: a features.parquet never points at artifacts of an older run
+        write_parquet(artifacts.iloc[rows].reset_index(drop=True), settings.artifacts_path(name))
+        path = write_features(own, settings.features_path(name))
+        errors = [unit_errors(units[i], plan) for ids in post_units[rows] for i in ids]
+        summaries.append(RunSummary(
+            account=name,
+            extractors=plan.names,
+            n_posts=len(own),
+            n_images=len(errors),
+            n_ok=sum(not e for e in errors),
+            n_failed=sum(bool(e) for e in errors),
+            cache_hits=stats.cache_hits,
+            computed=stats.computed,
+            seconds=seconds,
+            images_per_s=stats.n_units / seconds if seconds > 0 else math.nan,
+            path=path,
+            skipped=dict(plan.skipped),
+            failures=dict(Counter(x.split(":", 1)[0] for e in errors for x in e)),
+            post_status=dict(Counter(own["status"].astype("object"))),
+            decode_seconds=stats.decode_s,
+            extract_seconds=stats.extract_s,
+            run_accounts=len(names),
+            worker_cpu_seconds=stats.cpu_s,
+        ))
+    return summaries

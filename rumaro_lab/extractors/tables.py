@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..errors import ImageLoadError
 from ..fileio import write_parquet
+from ..images import file_sha256
 from .cache import CacheKey
 from .plan import Plan, Step
 
@@ -67,6 +70,30 @@ class Group:
 
     def key(self, step: Step) -> CacheKey:
         return CacheKey(self.sha256, step.name, str(step.cls.version), self.config_hashes[step.name])
+
+
+def hash_files(units: Sequence[Unit]) -> None:
+    """sha256 of every image (threads: hashlib releases the GIL on large buffers)."""
+    by_path: dict[Path, list[Unit]] = {}
+    for unit in units:
+        by_path.setdefault(unit.path, []).append(unit)
+
+    def one(path: Path) -> tuple[str | None, str | None]:
+        try:
+            return file_sha256(path), None
+        except FileNotFoundError:
+            return None, "file not found"
+        except IsADirectoryError:
+            return None, "is a directory"
+        except OSError as exc:
+            return None, f"cannot read ({exc.strerror or exc})"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for path, (sha, error) in zip(by_path, pool.map(one, by_path), strict=True):
+            for unit in by_path[path]:
+                unit.sha256 = sha
+                if error:
+                    unit.load_error = str(ImageLoadError.for_path(unit.label, error))
 
 
 def unit_errors(unit: Unit, plan: Plan) -> list[str]:

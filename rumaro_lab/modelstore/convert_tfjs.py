@@ -1,22 +1,29 @@
-"""Convert TensorFlow.js graph models to ONNX. Runs INSIDE the throw-away build venv only.
+"""Convert TensorFlow.js models to ONNX. Runs INSIDE the throw-away build venv only.
 
 `rumaro_lab.modelstore.build.build_models` creates that venv (models/build/venv: tensorflow-cpu, tf2onnx,
 tensorflowjs and tfjs-graph-converter, pinned in models/sources.json) and calls this script; the
 rumaro_lab package itself never imports TensorFlow. The recipe and its pitfalls are in
 docs/models.md:
 
-1. tfjs graph model -> SavedModel with tfjs-graph-converter in TFLITE compatibility mode (TF 2.21
-   rejects the fused ops of the plain mode);
+1. ``tfjs_graph`` (human-models): tfjs graph model -> SavedModel with tfjs-graph-converter in
+   TFLITE compatibility mode (TF 2.21 rejects the fused ops of the plain mode);
+   ``tfjs_layers_js`` (nsfwjs): a tfjs Keras *layers* model whose ``model.min.js`` and
+   ``group1-shardNofM.min.js`` are JS modules exporting the model JSON and base64 weight shards;
+   node dumps them, the weights are dequantized (uint8 x scale + min, as tfjs does), the Keras
+   2.2.4 topology is rebuilt with Keras 3 (``class_name`` Model -> Functional,
+   ``batch_input_shape`` -> ``batch_shape``; the manifest's ``depthwise_kernel`` is Keras 3's
+   ``kernel``) and exported as a SavedModel;
 2. SavedModel -> ONNX (opset 17) with tf2onnx, after telling it to ignore the internal
    ``_input_shapes`` node attribute it cannot serialise;
-3. fidelity check: the ONNX model and the SavedModel run on the same fixed input (a .npy file per
-   model, written by rumaro_lab from the committed golden image) and must agree within --tolerance.
+3. fidelity check: the ONNX model and the SavedModel (or the Keras model) run on the same fixed
+   input (a .npy file per model, written by rumaro_lab from the committed golden image) and must
+   agree within the model's tolerance.
 
-Usage (what build_models runs)::
+Usage (what build_models runs; one ``--model NAME:TOLERANCE:FORMAT:FOLDER`` per model)::
 
-    venv/bin/python rumaro_lab/modelstore/convert_tfjs.py --package-dir models/build/package/models \\
-        --out-dir models/build/out --inputs-dir models/build/golden_inputs \\
-        --model movenet-multipose --model nanodet
+    venv/bin/python rumaro_lab/modelstore/convert_tfjs.py --out-dir models/build/out \\
+        --inputs-dir models/build/golden_inputs \\
+        --model nanodet:0.0001:tfjs_graph:models/build/unpacked/human-models/package/models
 
 It prints one JSON line per model: {"model", "onnx", "max_abs_diff", "seconds"}.
 """
@@ -24,7 +31,10 @@ It prints one JSON line per model: {"model", "onnx", "max_abs_diff", "seconds"}.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,25 +66,133 @@ def _register_bare_tensorflowjs() -> None:
 def convert(model_json: Path, out_path: Path, opset: int) -> Path:
     """tfjs graph model (JSON + .bin beside it) -> SavedModel (temporary) -> ONNX file."""
     _register_bare_tensorflowjs()
-    import tf2onnx.convert
-    import tf2onnx.tf_utils
     from tfjs_graph_converter.api import CompatMode, graph_model_to_saved_model
-
-    # tf2onnx cannot serialise this internal attribute the converted graphs carry.
-    tf2onnx.tf_utils.TF_IGNORED_NODE_ATTRS.add("_input_shapes")
 
     saved = Path(tempfile.mkdtemp(prefix="savedmodel-", dir=out_path.parent)) / "model"
     graph_model_to_saved_model(str(model_json), str(saved), compat_mode=CompatMode.TFLITE)
+    _tf2onnx(saved, out_path, opset)
+    return saved
+
+
+def _tf2onnx(saved: Path, out_path: Path, opset: int) -> None:
+    import tf2onnx.convert
+    import tf2onnx.tf_utils
+
+    # tf2onnx cannot serialise this internal attribute the converted graphs carry.
+    tf2onnx.tf_utils.TF_IGNORED_NODE_ATTRS.add("_input_shapes")
     argv = sys.argv
     try:
-        sys.argv = [
-            "tf2onnx.convert", "--saved-model", str(saved), "--output", str(out_path),
-            "--opset", str(opset),
-        ]
+        sys.argv = ["tf2onnx.convert", "--saved-model", str(saved), "--output", str(out_path),
+                    "--opset", str(opset)]
         tf2onnx.convert.main()
     finally:
         sys.argv = argv
-    return saved
+
+
+# -- tfjs layers models wrapped in JS modules (nsfwjs) -------------------------------------
+# Dumps the exports of the JS modules: model.min.js -> model.json, each shard -> NAME.b64
+_NODE_DUMP = r"""
+const fs = require('fs'), path = require('path');
+const [modelDir, outDir] = process.argv.slice(1);
+const m = require(path.resolve(modelDir, 'model.min.js'));
+const j = (m && m.modelTopology) ? m : m.default;
+fs.writeFileSync(path.join(outDir, 'model.json'), JSON.stringify(j));
+for (const group of j.weightsManifest) {
+  for (const p of group.paths) {
+    let s = require(path.resolve(modelDir, p + '.min.js'));
+    if (typeof s !== 'string') s = s.default;
+    if (typeof s !== 'string') throw new Error('shard ' + p + ' does not export a string');
+    fs.writeFileSync(path.join(outDir, p + '.b64'), s);
+  }
+}
+"""
+
+
+def _dump_js(model_dir: Path, work: Path) -> tuple[dict, dict[str, bytes]]:
+    """model.json and {shard path: bytes} of a JS-wrapped tfjs model (node reads the modules)."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH (it reads the JS-wrapped model files)")
+    work.mkdir(parents=True, exist_ok=True)
+    subprocess.run([node, "-e", _NODE_DUMP, str(model_dir), str(work)], check=True)
+    model_json = json.loads((work / "model.json").read_text(encoding="utf-8"))
+    shards = {p: base64.b64decode((work / f"{p}.b64").read_text(encoding="ascii"), validate=True)
+              for group in model_json["weightsManifest"] for p in group["paths"]}
+    return model_json, shards
+
+
+def _dequantize(model_json: dict, shards: dict[str, bytes]) -> dict:
+    """{weight name: array}, as tfjs reads them: q * scale + min for quantized weights."""
+    import numpy as np
+
+    dtypes = {"float32": "<f4", "int32": "<i4", "bool": "|b1"}
+    out = {}
+    for group in model_json["weightsManifest"]:
+        buf = b"".join(shards[p] for p in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            shape = tuple(int(d) for d in spec["shape"])
+            n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            q = spec.get("quantization")
+            if q:
+                qdtype = np.dtype({"uint8": "<u1", "uint16": "<u2", "float16": "<f2"}[q["dtype"]])
+                raw = np.frombuffer(buf, dtype=qdtype, count=n, offset=offset)
+                arr = (raw.astype(np.float32) if q["dtype"] == "float16" else
+                       (raw.astype(np.float64) * float(q["scale"]) + float(q["min"])))
+                arr = arr.astype(np.dtype(dtypes[spec["dtype"]]))
+                offset += qdtype.itemsize * n
+            else:
+                dt = np.dtype(dtypes[spec["dtype"]])
+                arr = np.frombuffer(buf, dtype=dt, count=n, offset=offset).copy()
+                offset += dt.itemsize * n
+            out[spec["name"]] = arr.reshape(shape)
+        if offset != len(buf):
+            raise SystemExit(f"weight group uses {offset} bytes of {len(buf)}")
+    return out
+
+
+def _keras_model(model_json: dict, weights: dict):
+    """Keras 3 model from a Keras 2.2.4 topology, every weight set from the manifest."""
+    import keras
+
+    config = json.loads(json.dumps(model_json["modelTopology"]["model_config"]))
+    if config["class_name"] == "Model":
+        config["class_name"] = "Functional"
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "InputLayer" and "batch_input_shape" in layer["config"]:
+            layer["config"]["batch_shape"] = layer["config"].pop("batch_input_shape")
+    model = keras.Model.from_config(config["config"])
+    unused = set(weights)
+    for layer in model.layers:
+        for var in layer.weights:
+            key = f"{layer.name}/{var.name}"
+            alias = f"{layer.name}/depthwise_kernel" if var.name == "kernel" else None
+            name = key if key in weights else alias if alias in weights else None
+            if name is None or tuple(weights[name].shape) != tuple(var.shape):
+                raise SystemExit(f"no matching weight in the manifest for {key}")
+            var.assign(weights[name])
+            unused.discard(name)
+    if unused:
+        raise SystemExit(f"manifest weights not used: {sorted(unused)[:10]}")
+    return model
+
+
+def convert_layers_js(model_dir: Path, out_path: Path, opset: int, inputs: Path) -> tuple[Path, float]:
+    """JS-wrapped tfjs layers model -> Keras -> SavedModel -> ONNX; (SavedModel, |Keras - ONNX|)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    work = Path(tempfile.mkdtemp(prefix="layers-", dir=out_path.parent))
+    model_json, shards = _dump_js(model_dir, work / "js")
+    model = _keras_model(model_json, _dequantize(model_json, shards))
+    x = np.load(inputs)
+    reference = np.asarray(model([x], training=False))
+    saved = work / "model"
+    model.export(str(saved), format="tf_saved_model", verbose=False)
+    _tf2onnx(saved, out_path, opset)
+    session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
+    (ours,) = session.run(None, {session.get_inputs()[0].name: x})
+    return saved, float(np.max(np.abs(ours - reference)))
 
 
 def _confident_rows(detections, min_score: float = 0.2):
@@ -134,32 +252,33 @@ def fidelity(saved_model: Path, onnx_path: Path, inputs: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--package-dir", type=Path, required=True, help="the package's models/")
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--inputs-dir", type=Path, required=True, help="NAME.npy fixed inputs")
-    parser.add_argument(
-        "--model", action="append", required=True,
-        help="model name, optionally NAME:TOLERANCE to override --tolerance (repeat)",
-    )
+    parser.add_argument("--model", action="append", required=True,
+                        help="NAME:TOLERANCE:FORMAT:FOLDER (repeat); FORMAT tfjs_graph or tfjs_layers_js")
     parser.add_argument("--opset", type=int, default=17)
-    parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args()
-
-    import shutil
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     failed = False
     for spec in args.model:
-        name, _, tol = spec.partition(":")
-        tolerance = float(tol) if tol else args.tolerance
+        name, tol, kind, folder = spec.split(":", 3)
+        tolerance = float(tol)
         started = time.perf_counter()
         onnx_path = args.out_dir / f"{name}.onnx"
-        print(f"converting {name} ...", file=sys.stderr, flush=True)
-        saved = convert(args.package_dir / f"{name}.json", onnx_path, args.opset)
-        try:
-            diff = fidelity(saved, onnx_path, args.inputs_dir / f"{name}.npy")
-        finally:
+        inputs = args.inputs_dir / f"{name}.npy"
+        print(f"converting {name} ({kind}) ...", file=sys.stderr, flush=True)
+        if kind == "tfjs_graph":
+            saved = convert(Path(folder) / f"{name}.json", onnx_path, args.opset)
+            try:
+                diff = fidelity(saved, onnx_path, inputs)
+            finally:
+                shutil.rmtree(saved.parent, ignore_errors=True)
+        elif kind == "tfjs_layers_js":
+            saved, diff = convert_layers_js(Path(folder), onnx_path, args.opset, inputs)
             shutil.rmtree(saved.parent, ignore_errors=True)
+        else:
+            raise SystemExit(f"{name}: unknown model format {kind!r}")
         ok = diff <= tolerance
         failed |= not ok
         print(json.dumps({

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ModelBuildError
 from ..fileio import write_json
 from ..settings import Settings
-from .registry import GOLDEN_DIR, onnx_session, read_sources, sources_dir
+from .registry import GOLDEN_DIR, onnx_session, package_label, read_sources, sources_dir
 
 #: detection lists (x1, y1, x2, y2, score, class): only confident rows are compared
 _DETECTION_MIN_SCORE = 0.2
@@ -46,6 +46,7 @@ def golden_inputs(settings: Settings) -> dict[str, np.ndarray]:
         "nanodet": (resample(rgb, 416).astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy(),
         "centernet": resample(rgb, 512)[None].astype(np.float32),
         "faceres": resample(face, 224)[None].astype(np.float32),
+        "nsfwjs-mobilenet-v2": (resample(rgb, 224).astype(np.float32) / 255.0)[None],
     }
 
 
@@ -151,7 +152,7 @@ def write_golden(name: str, path: Path, settings: Settings) -> Path:
     target = golden_path(name, settings)
     write_json(target, {
         "model": name,
-        "package": f"{sources['package']['name']}@{sources['package']['version']}",
+        "package": package_label(sources, name),
         "input": sources["golden_image"],
         "note": "written by `rumaro models build --write-golden`; see rumaro_lab.modelstore.golden.golden_inputs",
         "outputs": outputs,

@@ -172,12 +172,11 @@ def list_models(settings: Settings) -> pd.DataFrame:
     sources = read_sources(settings)
     manifest = read_manifest(settings) or {}
     built = manifest.get("models", {})
-    package = f"{sources['package']['name']}@{sources['package']['version']}"
     rows = []
     for name, spec in sources["models"].items():
         entry = built.get(name)
         rows.append(_list_row(models_dir, name, MODEL_KINDS[0], entry, {
-            "source": package, "origin": spec["origin"], "license": spec.get("license"),
+            "source": package_label(sources, name), "origin": spec["origin"], "license": spec.get("license"),
             "opt_in": spec.get("opt_in", False), "used_by": spec.get("used_by"),
             "file": (entry or {}).get("file", f"{name}.onnx"),
         }))
@@ -196,6 +195,12 @@ def list_models(settings: Settings) -> pd.DataFrame:
         "origin": "string", "license": "string", "opt_in": "boolean", "used_by": "string",
         "present": "boolean", "sha256_ok": "boolean", "sha256": "string",
     })
+
+
+def package_label(sources: dict[str, Any], model: str) -> str:
+    """``NAME@VERSION`` of the npm package model `model` is built from."""
+    package = sources["packages"][sources["models"][model]["package"]]
+    return f"{package['name']}@{package['version']}"
 
 
 def _list_row(models_dir: Path, name: str, kind: str, entry: dict | None, info: dict) -> dict:

@@ -161,6 +161,29 @@ def _report_one(name: str, settings: Settings, kwargs: dict) -> dict[str, object
     return row
 
 
+def _extract_missing(names: list[str], settings: Settings, extractors: list[str] | None) -> None:
+    """Features of every account that has posts but no features yet, in ONE extraction run (one
+    pool of workers loads the models once for all of them). What fails here is left to each
+    account's report, which then runs the extraction notebook and reports its own error."""
+    from ..extractors.runner import extract_accounts
+
+    todo = []
+    for name in names:
+        try:
+            account = validate_account(name)
+        except RumaroError:
+            continue
+        if settings.posts_path(account).exists() and not settings.features_path(account).exists():
+            todo.append(account)
+    if not todo:
+        return
+    try:
+        for summary in extract_accounts(todo, settings, extractors=extractors, progress=False):
+            log.info("%s", summary)
+    except RumaroError as exc:
+        log.error("extracting %d accounts together failed (%s); each report extracts its own", len(todo), exc)
+
+
 def run_batch(
     accounts_file: str | Path,
     settings: Settings,
@@ -179,7 +202,8 @@ def run_batch(
     ``04-compare-accounts`` runs over the accounts that worked (``reports/combined/``)
     and ``reports/summary.csv`` is written: one row per account (status, report, error, seconds,
     plus the comparison's per-account numbers when it ran). `extractors` is used for accounts
-    whose features must be computed first.
+    whose features must be computed first: they are extracted together first, in one run
+    (`extract_accounts`: one pool of workers, models loaded once).
     """
     names = read_accounts_file(accounts_file)
     kwargs = {"blur": blur, "outcome": outcome, "model": model, "notebooks": notebooks,
@@ -195,6 +219,7 @@ def run_batch(
         if on_result is not None:
             on_result(row)
 
+    _extract_missing(names, settings, kwargs["extractors"])
     jobs = max(1, min(int(jobs), len(names)))
     if jobs == 1:
         for name in names:
