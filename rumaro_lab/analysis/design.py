@@ -51,8 +51,8 @@ CONTROL_REFERENCES: dict[str, str] = {"media_type": "image"}
 def default_references(df: pd.DataFrame) -> dict[str, str]:
     """Reference level of each categorical column: declared for features, fixed for controls."""
     return {**feature_schema(df).references(), **CONTROL_REFERENCES}
-#: relative size of an R diagonal below which a column is a combination of earlier columns
-COLLINEAR_TOL = 1e-7
+#: squared relative residual norm below which a column is a combination of earlier columns
+COLLINEAR_TOL = 1e-10
 
 
 @dataclass
@@ -161,15 +161,39 @@ def _encode(
     return [(Term(column, role, column, kind, None, scale), _as_float(values))]
 
 
-def _collinear(X: np.ndarray) -> list[int]:
-    """Columns that are (numerically) linear combinations of the columns before them."""
+def collinear_columns(X: np.ndarray) -> list[int]:
+    """Columns that are (numerically) linear combinations of the columns before them.
+
+    Works on the k x k Gram matrix of the unit-norm columns (a Cholesky step per column), never
+    on the tall matrix itself: the residual of column j on the columns kept before it has squared
+    relative norm ``G_jj - G_jK G_KK^-1 G_Kj``; at or below `COLLINEAR_TOL`, j is dependent.
+    """
     if X.shape[1] == 0:
         return []
     norms = np.linalg.norm(X, axis=0)
-    r = np.linalg.qr(X, mode="r")
-    diag = np.zeros(X.shape[1])  # with fewer rows than columns, the last columns are dependent
-    diag[: min(r.shape)] = np.abs(np.diag(r))
-    return [j for j in range(X.shape[1]) if norms[j] == 0 or diag[j] <= COLLINEAR_TOL * norms[j]]
+    scaled = X / np.where(norms > 0, norms, 1.0)
+    gram = scaled.T @ scaled
+    kept: list[int] = []
+    dependent: list[int] = []
+    chol = np.zeros((0, 0))
+    for j in range(X.shape[1]):
+        if norms[j] == 0 or not np.isfinite(norms[j]):
+            dependent.append(j)
+            continue
+        g = gram[kept, j]
+        w = np.linalg.solve(chol, g) if kept else np.zeros(0)  # chol is lower-triangular
+        residual = gram[j, j] - float(w @ w)
+        if residual <= COLLINEAR_TOL:
+            dependent.append(j)
+            continue
+        size = len(kept)
+        grown = np.zeros((size + 1, size + 1))
+        grown[:size, :size] = chol
+        grown[size, :size] = w
+        grown[size, size] = np.sqrt(residual)
+        chol = grown
+        kept.append(j)
+    return dependent
 
 
 def build_design(
@@ -234,6 +258,10 @@ def build_design(
             excluded.append(Term(feature, "feature", feature, notes=["not in the data"]))
             continue
         parts = _encode(df, feature, "feature", references)
+        if not parts:  # a category with a single level in these posts
+            excluded.append(Term(feature, "feature", feature, "level",
+                                 notes=["a single level in the posts used: not estimable, left out"]))
+            continue
         values = parts[0][1]
         missing = float(np.mean(~np.isfinite(values[usable]))) if usable.any() else 1.0
         if parts[0][0].kind != "level" and missing > 0:
@@ -288,7 +316,7 @@ def build_design(
             term.scale = f"per SD ({sd:.4g})"
         keep.append(j)
 
-    for position in reversed(_collinear(matrix[:, keep])):
+    for position in reversed(collinear_columns(matrix[:, keep])):
         term = terms[keep[position]]
         if term.role == "intercept":
             continue
