@@ -216,8 +216,9 @@ def build_design(
     `exposure` (a column, e.g. ``followers``) adds ``log(exposure)`` to the outcome's own one as
     an offset; `account_effects` adds one intercept per account (a control); `groups` names the
     column whose codes are returned for clustered errors or random effects. With `impute`,
-    unknown numeric feature values are set to the feature's mean and flagged by an extra
-    ``FEATURE[missing]`` term (used by the predictive check, which must keep every post).
+    unknown numeric feature values are set to 0 and flagged by an extra ``FEATURE[missing]``
+    term (used by the predictive check, which must keep every post, and which replaces the 0 by
+    the mean of each fold's *training* posts: no test post informs the imputation).
     """
     references = {**default_references(df), **(references or {})}
     notes: list[str] = []
@@ -266,9 +267,8 @@ def build_design(
         missing = float(np.mean(~np.isfinite(values[usable]))) if usable.any() else 1.0
         if parts[0][0].kind != "level" and missing > 0:
             if impute:
-                mean = np.nanmean(values[usable]) if np.isfinite(values[usable]).any() else 0.0
                 flag = (~np.isfinite(values)).astype(float)
-                parts = [(parts[0][0], np.where(np.isfinite(values), values, mean)),
+                parts = [(parts[0][0], np.where(np.isfinite(values), values, 0.0)),
                          (Term(f"{feature}[missing]", "feature", feature, "binary", None, "known -> unknown"), flag)]
             elif missing > max_missing:
                 term = parts[0][0]
