@@ -39,6 +39,7 @@ from .design import resolve_outcome
 from .estimands import ESTIMANDS
 from .families import correlation_clusters, feature_families
 from .fdr import bh_qvalues
+from .glm import one_blas_thread
 from .meta import ACCOUNT_COLUMNS, META_COLUMNS, across_accounts
 from .models import (
     COUNT_KINDS,
@@ -153,6 +154,7 @@ def _validate(df, outcome, kinds, features, estimands) -> tuple[list, list, list
     return list(features), kinds, estimands
 
 
+@one_blas_thread
 def analyze(
     df: pd.DataFrame,
     outcome: str = "likes",

@@ -132,8 +132,9 @@ def feature_kind(values: pd.Series) -> str:
         return "binary"
     if is_categorical(values):
         return "categorical"
-    known = np.unique(_as_float(values)[~values.isna().to_numpy()])
-    return "binary" if len(known) and set(known.tolist()) <= {0.0, 1.0} else "continuous"
+    numbers = _as_float(values)
+    known = numbers[np.isfinite(numbers)]
+    return "binary" if known.size and bool(np.all((known == 0) | (known == 1))) else "continuous"
 
 
 def category_levels(values: pd.Series, reference: str | None = None) -> tuple[pd.Series, str, list[str]]:

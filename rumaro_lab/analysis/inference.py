@@ -19,8 +19,8 @@ the residuals are orthogonal to that direction, so nothing is lost. Tests and in
 distribution with G - 1 degrees of freedom (Cameron & Miller 2015, section VI.C), which together
 with CR2 keeps 95% intervals near 95% with 10-20 accounts (see benchmarks/validate_estimands.py).
 
-The work per cluster is O(n_g k^2): H_gg has rank at most k, so ``A_g e_g`` is computed from the
-eigen-decomposition of a k x k matrix, never of an n_g x n_g one.
+The work per cluster is O(n_g k^2): H_gg has rank at most k, so ``A_g e_g`` is computed from
+eigen-decompositions of k x k matrices, never of an n_g x n_g one.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -50,21 +50,27 @@ def weighted(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 
 
 def _adjusted_score(Xg: np.ndarray, eg: np.ndarray, bread: np.ndarray) -> np.ndarray:
-    """``Xg' A_g e_g`` with ``A_g = (I - Xg B Xg')^(+1/2)`` via a rank-k eigen-decomposition."""
+    """``Xg' A_g e_g`` with ``A_g = (I - Xg B Xg')^(+1/2)``, computed in k-space.
+
+    With ``Xg = U S V'`` (from the eigen-decomposition of ``Xg' Xg = V S^2 V'``) and the middle
+    matrix ``S V' B V S = P diag(lam) P'``: ``H_gg = (U P) diag(lam) (U P)'``, so
+    ``Xg' A_g e = c + V S P diag(f(lam)) P' S^-1 V' c`` with ``c = Xg' e`` and
+    ``f(lam) = (1 - lam)^(-1/2) - 1`` (-1 where lam = 1: the pseudo-inverse).
+    """
+    c = Xg.T @ eg
     if len(eg) == 0:
-        return np.zeros(Xg.shape[1])
-    u, s, vt = np.linalg.svd(Xg, full_matrices=False)  # Xg = U S V'
-    keep = s > 1e-12 * max(float(s.max(initial=0.0)), 1e-300)
+        return c
+    s2, v = np.linalg.eigh(Xg.T @ Xg)
+    keep = s2 > 1e-12 * max(float(s2.max(initial=0.0)), 1e-300)
     if not keep.any():
-        return Xg.T @ eg
-    sv = s[keep, None] * vt[keep]  # S V'
-    # H_gg = U (S V' B V S) U' = (U P) diag(lam) (U P)', P and lam from the small middle matrix
+        return c
+    s, v = np.sqrt(s2[keep]), v[:, keep]
+    sv = s[:, None] * v.T  # S V'
     middle = sv @ bread @ sv.T
     lam, p = np.linalg.eigh((middle + middle.T) / 2)
-    basis = u[:, keep] @ p  # orthonormal columns spanning Xg's column space
     factor = np.where(lam < 1 - _SINGULAR, 1 / np.sqrt(np.clip(1 - lam, _SINGULAR, None)) - 1, -1.0)
-    adjusted = eg + basis @ (factor * (basis.T @ eg))
-    return Xg.T @ adjusted
+    inner = p.T @ ((v.T @ c) / s)
+    return c + sv.T @ (p @ (factor * inner))
 
 
 def cr2_covariance(

@@ -30,6 +30,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from ..errors import AnalysisError
 from .fdr import bh_qvalues
+from .glm import one_blas_thread
 from .models import COUNT_KINDS, MAX_STD_ERROR, fit_model, typed
 from .outcomes import DEFAULT_CONTROLS
 
@@ -148,6 +149,7 @@ def meta_analysis(accounts: pd.DataFrame, count: bool = True) -> tuple[pd.DataFr
     return meta, accounts
 
 
+@one_blas_thread
 def across_accounts(df: pd.DataFrame, outcome: str, features: Sequence[str], kind: str = "negbin",
                     controls: Sequence[str] = DEFAULT_CONTROLS,
                     families: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

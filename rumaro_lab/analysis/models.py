@@ -49,6 +49,7 @@ from .dataset import feature_columns
 from .design import build_design, resolve_outcome
 from .families import add_qvalues, feature_families
 from .fitters import fit_design
+from .glm import one_blas_thread
 from .outcomes import DEFAULT_CONTROLS
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def not_computed(reason: str, columns: Sequence[str] = MODEL_COLUMNS, **values) 
     return typed(pd.DataFrame([{**values, "note": f"not computed: {reason}"}]), columns)
 
 
+@one_blas_thread
 def fit_model(
     df: pd.DataFrame,
     outcome: str = "likes",

@@ -46,6 +46,7 @@ from ..errors import AnalysisError
 from .dataset import feature_columns
 from .design import build_design, resolve_outcome
 from .fdr import bh_qvalues
+from .glm import one_blas_thread
 from .outcomes import DEFAULT_CONTROLS
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ def _permute_within(rng: np.random.Generator, groups: np.ndarray, members: list[
     return index
 
 
+@one_blas_thread
 def predictive_check(
     df: pd.DataFrame,
     outcome: str = "likes",
