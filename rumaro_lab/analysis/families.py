@@ -8,8 +8,10 @@
   registered is exploratory. Column ``family`` in the tables.
 - **Clusters.** Two features whose values correlate above 0.9 (absolute Spearman, on the posts
   where both are known; a category through its level indicators) measure one thing twice (the
-  number of faces and of people, say). They are reported as one cluster, named after its first
-  member (primary first): column ``cluster``, and the report counts a cluster's hits once.
+  number of faces and of people, say). They are reported as one cluster, named after its
+  first member (primary first): column ``cluster``, and the report counts a cluster's hits
+  once. Numeric and binary features are clustered (leader clustering: no chains); categories
+  and nearly constant columns (one value on more than 95% of the posts) stay alone.
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({"a.x": range(12), "a.y": [v * 2.0 + v % 2 for v in range(12)],
@@ -34,6 +36,8 @@ FAMILIES = ("primary", "exploratory")
 CLUSTER_THRESHOLD = 0.9
 #: pairs need this many posts with both values known to be compared
 MIN_PAIR_POSTS = 10
+#: a column whose most common value covers more than this share of its posts is not clustered
+MAX_MODE_SHARE = 0.95
 
 
 def feature_families(df: pd.DataFrame, features: Iterable[str]) -> dict[str, str]:
@@ -42,14 +46,18 @@ def feature_families(df: pd.DataFrame, features: Iterable[str]) -> dict[str, str
     return {f: "primary" if f in primary else "exploratory" for f in features}
 
 
-def _encodings(df: pd.DataFrame, feature: str) -> list[np.ndarray]:
-    values = df[feature]
-    if feature_kind(values) != "categorical":
-        return [_as_float(values)]
-    known = values.notna().to_numpy()
-    labels = values.astype("string").fillna("").to_numpy(dtype=object)
-    return [np.where(known, (labels == level).astype(float), np.nan)
-            for level in sorted(set(labels[known].tolist()))]
+def _clusterable(values: pd.Series) -> np.ndarray | None:
+    """The numbers a feature is clustered on, or None: categories, and columns whose most common
+    value covers more than `MAX_MODE_SHARE` of the known posts, are left alone (a rare flag
+    "correlates" perfectly with any other rare flag on a few posts)."""
+    if feature_kind(values) == "categorical":
+        return None
+    numbers = _as_float(values)
+    known = numbers[np.isfinite(numbers)]
+    if known.size < MIN_PAIR_POSTS or np.ptp(known) == 0:
+        return None
+    _, counts = np.unique(known, return_counts=True)
+    return None if counts.max() > MAX_MODE_SHARE * known.size else numbers
 
 
 def _pairwise_rank_correlation(values: np.ndarray) -> np.ndarray:
@@ -82,24 +90,23 @@ def correlation_clusters(df: pd.DataFrame, features: Sequence[str],
     order = sorted(features, key=lambda f: (families.get(f) != "primary", features.index(f)))
     columns, owner = [], []
     for feature in order:
-        for vector in _encodings(df, feature):
-            if np.isfinite(vector).sum() >= MIN_PAIR_POSTS and np.nanstd(vector) > 0:
-                columns.append(vector)
-                owner.append(feature)
-    parent = {f: f for f in order}
-
-    def root(f: str) -> str:
-        while parent[f] != f:
-            f = parent[f]
-        return f
-
+        numbers = _clusterable(df[feature])
+        if numbers is not None:
+            columns.append(numbers)
+            owner.append(feature)
+    leader = {f: f for f in order}
     if len(columns) > 1:
-        rho = _pairwise_rank_correlation(np.column_stack(columns))
-        for i, j in zip(*np.nonzero(np.triu(np.abs(rho) > threshold, k=1)), strict=True):
-            if owner[i] != owner[j] and root(owner[i]) != root(owner[j]):
-                first, second = sorted((root(owner[i]), root(owner[j])), key=order.index)
-                parent[second] = first
-    return {f: root(f) for f in features}
+        rho = np.abs(_pairwise_rank_correlation(np.column_stack(columns)))
+        # leader clustering: a feature joins the first earlier *leader* it correlates with above
+        # the threshold, so clusters can't chain (a ~ b, b ~ c, yet a and c unrelated)
+        leaders: list[int] = []
+        for j in range(len(owner)):
+            match = next((i for i in leaders if rho[i, j] > threshold), None)
+            if match is None:
+                leaders.append(j)
+            else:
+                leader[owner[j]] = owner[match]
+    return {f: leader[f] for f in features}
 
 
 def add_qvalues(table: pd.DataFrame) -> pd.DataFrame:

@@ -203,6 +203,9 @@ def fit_model(
     table = pd.DataFrame(rows).assign(model=kind, estimand=setup.estimand, outcome=outcome, n=n,
                                       accounts=setup.accounts, se_method=inference.method,
                                       converged=fit.converged)
+    unfitted = table["estimate"].isna() if "estimate" in table else True
+    table["se_method"] = table["se_method"].where(~unfitted)
+    table["converged"] = table["converged"].astype("boolean").where(~unfitted)
     return typed(add_qvalues(_with_families(table, families)))
 
 
