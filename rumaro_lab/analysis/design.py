@@ -141,6 +141,8 @@ def category_levels(values: pd.Series, reference: str | None = None) -> tuple[pd
     """(levels as str with unknown -> ``(missing)``, reference level, other levels in order)."""
     labels = values.astype("string").fillna(MISSING_LEVEL).astype(str).replace("", EMPTY_LEVEL)
     counts = labels.value_counts()
+    if counts.empty:
+        return labels, reference or MISSING_LEVEL, []
     if reference is None or reference not in counts.index:
         # the most frequent known level: the most precise comparison for every other level
         known = counts.drop(MISSING_LEVEL, errors="ignore")

@@ -93,6 +93,9 @@ def setup(df: pd.DataFrame, estimand: str | None, spec: OutcomeSpec, errors: str
     if estimand == "within":
         if several:
             df = _keep_informative_accounts(df, spec, count_model, notes)
+            if df.empty:
+                raise AnalysisError(f"no account has two posts with a known, non-zero {spec.column}",
+                                    hint="an account's own comparison needs at least two")
         if n_accounts(df) < 2:
             chosen = errors if errors in ("model", "hac") else "model"
             if errors == "cluster":
