@@ -103,6 +103,9 @@ def describe_model(table: pd.DataFrame, q_threshold: float = 0.05,
                        "tests. With few posts that is the expected answer, not a proof of no effect.")
     family = _column(hits, "family").astype(str)
     parts = []
+    if (_column(rows, "family").astype(str) == "primary").any() and not (family == "primary").any():
+        parts.append(f"Headline (the primary family, corrected together): none stands out at "
+                     f"q < {q_threshold:g}.")
     for label, members in (("Headline (the primary family, corrected together)", hits[family == "primary"]),
                            ("Exploratory (corrected in their own family; hypotheses, not findings)",
                             hits[family != "primary"])):
