@@ -2,7 +2,7 @@
 
 1. `account_estimates`: for every account and every feature term, the `within` estimate of
    that account alone (one feature at a time + controls; with fewer than 10 posts per term the
-   controls shrink to the time trend, noted).
+   controls shrink to the time trend, and below 20 posts to none, noted; at least 6 posts).
 2. `meta_analysis`: for each term, a random-effects meta-analysis of the accounts' estimates
    (statsmodels ``combine_effects``, Paule-Mandel tau^2, t(k - 1) interval): the average
    effect over accounts like these, the between-account variance ``tau2`` of the true effects
@@ -48,12 +48,16 @@ META_COLUMNS = [
 #: below this many posts per term, an account's model keeps only the time trend as control
 POSTS_PER_TERM_FOR_CONTROLS = 10
 MIN_ACCOUNTS = 2
+#: an account's own estimate needs this many posts with a known outcome and feature
+MIN_ACCOUNT_POSTS = 6
 
 
 def _controls_for(n_posts: int, controls: Sequence[str]) -> tuple[Sequence[str], str | None]:
     if n_posts >= POSTS_PER_TERM_FOR_CONTROLS * (len(controls) + 2):
         return controls, None
-    return ("t_years",), f"{n_posts} posts: only the time trend as control"
+    if n_posts >= 2 * POSTS_PER_TERM_FOR_CONTROLS:
+        return ("t_years",), f"{n_posts} posts: only the time trend as control"
+    return (), f"{n_posts} posts: no control (a rough estimate, weighted by its wide interval)"
 
 
 def account_estimates(
@@ -69,7 +73,8 @@ def account_estimates(
     rows = []
     for account, part in df.groupby(df["account"].astype("string"), sort=True):
         chosen, note = _controls_for(len(part), controls)
-        table = fit_model(part, outcome, features, kind, chosen, separate=True, families=families)
+        table = fit_model(part, outcome, features, kind, chosen, separate=True, families=families,
+                          min_posts=MIN_ACCOUNT_POSTS)
         table = table[table["role"] == "feature"].assign(account=str(account))
         if note:
             table["note"] = [note if pd.isna(n) else f"{note}; {n}" for n in table["note"]]
@@ -116,7 +121,7 @@ def meta_analysis(accounts: pd.DataFrame, count: bool = True) -> tuple[pd.DataFr
         homogeneity = result.test_homogeneity()
         rows.append({**base, "estimate": mu, "std_error": se_mu, "rate_ratio": np.exp(mu) if count else np.nan,
                      "ci_low": mu - crit * se_mu, "ci_high": mu + crit * se_mu, "p_value": p,
-                     "tau2": tau2, "i2": float(result.i2), "q_stat": float(homogeneity.statistic),
+                     "tau2": tau2, "i2": max(float(result.i2), 0.0), "q_stat": float(homogeneity.statistic),
                      "q_p": float(homogeneity.pvalue),
                      "method": f"random effects (Paule-Mandel tau2), t({k - 1})",
                      "note": f"only {k} accounts: tau2 is poorly estimated" if k < 5 else None})

@@ -8,16 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .style import (
-    BASELINE,
-    NOT_SIGNIFICANT,
-    SIGNIFICANT,
-    _empty,
-    _label,
-    _numeric,
-    _readable_log_ticks,
-    _styled,
-)
+from . import style
+from .style import _numeric, _styled
 
 #: at most this many terms (panels) in one forest plot by account
 MAX_PANELS = 12
@@ -61,25 +53,25 @@ def forest_by_account(
     if not order:
         for ax in axes[1:]:
             ax.set_axis_off()
-        return _empty(fig, axes[0], "no per-account estimates to show")
+        return style._empty(fig, axes[0], "no per-account estimates to show")
     meta = (meta_table.set_index(meta_table["term"].astype(str))
             if meta_table is not None and "term" in meta_table and meta_table["term"].notna().any() else None)
     for ax, term in zip(axes, order, strict=False):
         part = table[table["term"].astype(str) == term].sort_values("account", ascending=False)
         ys = np.arange(len(part)) + 1.0
         low, high = _numeric(part["ci_low"]), _numeric(part["ci_high"])
-        ax.hlines(ys + 0.15, low, high, colors=NOT_SIGNIFICANT, linewidth=1.2)
-        ax.scatter(part["_point"], ys + 0.15, facecolors="white", edgecolors=NOT_SIGNIFICANT, s=22,
+        ax.hlines(ys + 0.15, low, high, colors=style.NOT_SIGNIFICANT, linewidth=1.2)
+        ax.scatter(part["_point"], ys + 0.15, facecolors="white", edgecolors=style.NOT_SIGNIFICANT, s=22,
                    zorder=3, label="account alone")
         if "shrunk_rate_ratio" in part and ratio:
             shrunk = _numeric(part["shrunk_rate_ratio"])
         else:
             shrunk = _numeric(part.get("shrunk_estimate", pd.Series(np.nan, index=part.index)))
         s_low, s_high = _numeric(part.get("shrunk_ci_low", shrunk)), _numeric(part.get("shrunk_ci_high", shrunk))
-        ax.hlines(ys - 0.15, s_low, s_high, colors=SIGNIFICANT, linewidth=1.2)
-        ax.scatter(shrunk, ys - 0.15, color=SIGNIFICANT, s=22, zorder=3, label="shrunk (empirical Bayes)")
+        ax.hlines(ys - 0.15, s_low, s_high, colors=style.SIGNIFICANT, linewidth=1.2)
+        ax.scatter(shrunk, ys - 0.15, color=style.SIGNIFICANT, s=22, zorder=3, label="shrunk (empirical Bayes)")
         positions, labels = list(ys), list(part["account"].astype(str))
-        heading = _label(term)
+        heading = style._label(term)
         row = meta.loc[term] if meta is not None and term in meta.index else None
         if isinstance(row, pd.DataFrame):
             row = row.iloc[0]
@@ -87,7 +79,7 @@ def forest_by_account(
                   if row is not None else np.nan)
         if pd.notna(centre):
             lo, hi = float(row["ci_low"]), float(row["ci_high"])
-            ax.fill([lo, centre, hi, centre], [0, 0.25, 0, -0.25], color=BASELINE, zorder=3)
+            ax.fill([lo, centre, hi, centre], [0, 0.25, 0, -0.25], color=style.BASELINE, zorder=3)
             positions, labels = [0.0, *positions], ["all (random effects)", *labels]
             tau2, i2 = row.get("tau2"), row.get("i2")
             if pd.notna(tau2) and pd.notna(i2):
@@ -98,7 +90,7 @@ def forest_by_account(
             values = pd.concat([low, high, s_low, s_high]).dropna()
             if len(values) and (values > 0).all():
                 ax.set_xscale("log")
-                _readable_log_ticks(ax.xaxis)
+                style._readable_log_ticks(ax.xaxis)
         ax.set_title(heading, fontsize="small")
         ax.set_ylim(-0.7, len(part) + 0.7)
     for ax in axes[len(order):]:
