@@ -104,3 +104,18 @@ def test_power_and_predictive_tables_are_tidy(settings):
     check = predictive_check(df, permutations=9)
     assert list(check.columns) == PREDICTIVE_COLUMNS
     assert "within-account Spearman" in check.attrs["summary"]
+
+
+def test_cli_analyze_chooses_estimands_and_errors(settings):
+    _write_account(settings, "one", seed=1, followers=2_000)
+    _write_account(settings, "two", seed=2, followers=9_000)
+    code = main(["--data-dir", str(settings.data_dir), "--reports-dir", str(settings.reports_dir),
+                 "analyze", "one", "two", "--model", "negbin", "--estimand", "within",
+                 "--errors", "hac", "--permutations", "9"])
+    assert code == 0
+    model = pd.read_csv(settings.reports_dir / "combined" / "tables" / "model_negbin.csv")
+    assert set(model["estimand"]) == {"within"}
+    assert model["note"].str.contains("clustered by account instead of HAC").all()
+    code = main(["--data-dir", str(settings.data_dir), "--reports-dir", str(settings.reports_dir),
+                 "analyze", "one", "--estimand", "sideways"])
+    assert code != 0
