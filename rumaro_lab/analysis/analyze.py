@@ -15,7 +15,10 @@ several accounts ``meta`` (random-effects summary of the accounts' own estimates
 ``account_estimates`` (each account's estimate, raw and shrunk).
 
 Posts younger than `min_age_days` (3) at fetch time are still gathering likes: they are left out
-of every test and model (counted in ``dataset_summary``, said in the notes).
+of every test and model (counted in ``dataset_summary``, said in the notes). Small datasets get
+fewer controls (`meta.controls_for`): all of them from 30 posts (3 posts per term of a
+one-feature model), the time trend alone from 20, none below (noted), so that a 10-post account
+still gets its one-feature models.
 
 >>> from rumaro_lab.analysis.simulate import simulate_account
 >>> from rumaro_lab.analysis.dataset import prepare_dataset
@@ -40,7 +43,7 @@ from .estimands import ESTIMANDS
 from .families import correlation_clusters, feature_families
 from .fdr import bh_qvalues
 from .glm import one_blas_thread
-from .meta import ACCOUNT_COLUMNS, META_COLUMNS, across_accounts
+from .meta import ACCOUNT_COLUMNS, META_COLUMNS, across_accounts, controls_for
 from .models import (
     COUNT_KINDS,
     MODEL_COLUMNS,
@@ -49,7 +52,7 @@ from .models import (
     fit_model,
     not_computed,
 )
-from .outcomes import COUNT_OUTCOMES
+from .outcomes import COUNT_OUTCOMES, DEFAULT_CONTROLS
 from .power import POWER_COLUMNS, power_table
 from .predictive import PREDICTIVE_COLUMNS, predictive_check
 from .summary import MAX_MISSING, dataset_summary, feature_summary
@@ -186,8 +189,10 @@ def analyze(
         estimands = [e for e in estimands if e == "within"] or ["within"]
     families = feature_families(data, features)
     clusters = correlation_clusters(data, features, families=families)
-    note = (f"{int(young.sum())} post(s) younger than {min_age_days:g} days at fetch time left out "
-            "(still gathering likes)") if young.any() else None
+    controls, fewer = controls_for(len(data), DEFAULT_CONTROLS)
+    notes = [n for n in ((f"{int(young.sum())} post(s) younger than {min_age_days:g} days at fetch "
+                          "time left out (still gathering likes)") if young.any() else None, fewer) if n]
+    note = "; ".join(notes) or None
     tables: dict[str, pd.DataFrame] = {}
 
     summary = dataset_summary(df, outcome)
@@ -208,7 +213,7 @@ def analyze(
         parts = []
         for estimand in (["pooled"] if kind == "mixed" else estimands):
             parts.append(stage(f"model {kind} ({estimand})", lambda e=estimand: fit_model(
-                data, outcome, features, kind, estimand=e, errors=errors,
+                data, outcome, features, kind, controls, estimand=e, errors=errors,
                 max_missing=1.0 if separately else MAX_MISSING, separate=separately or None,
                 families=families), MODEL_COLUMNS, model=kind, estimand=estimand, outcome=outcome))
         table = pd.concat(parts, ignore_index=True)
@@ -223,8 +228,8 @@ def analyze(
         kind = next((k for k in ("negbin", *kinds) if k in kinds and k != "mixed"), "negbin")
         tables[f"model_{kind}_each"] = models(kind, True)
     tables["predictive"] = stage("predictive check", lambda: predictive_check(
-        data, outcome, features, permutations=permutations, seed=seed), PREDICTIVE_COLUMNS)
-    tables["power"] = stage("power", lambda: power_table(data, outcome, features), POWER_COLUMNS)
+        data, outcome, features, controls, permutations=permutations, seed=seed), PREDICTIVE_COLUMNS)
+    tables["power"] = stage("power", lambda: power_table(data, outcome, features, controls), POWER_COLUMNS)
     if several:
         chosen = list(meta_features) if meta_features is not None else (
             [f for f in features if families.get(f) == "primary"] or features)

@@ -1,8 +1,8 @@
 """Across accounts: each account's own estimates, their random-effects summary and shrinkage.
 
 1. `account_estimates`: for every account and every feature term, the `within` estimate of
-   that account alone (one feature at a time + controls; with fewer than 10 posts per term the
-   controls shrink to the time trend, and below 20 posts to none, noted; at least 6 posts).
+   that account alone (one feature at a time + controls; `controls_for` drops the controls a
+   small account can't afford, noted; at least 6 posts).
 2. `meta_analysis`: for each term, a random-effects meta-analysis of the accounts' estimates
    (statsmodels ``combine_effects``, Paule-Mandel tau^2, t(k - 1) interval): the average
    effect over accounts like these, the between-account variance ``tau2`` of the true effects
@@ -31,7 +31,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from ..errors import AnalysisError
 from .fdr import bh_qvalues
 from .glm import one_blas_thread
-from .models import COUNT_KINDS, MAX_STD_ERROR, fit_model, typed
+from .models import COUNT_KINDS, MAX_STD_ERROR, MIN_POSTS_PER_TERM, fit_model, typed
 from .outcomes import DEFAULT_CONTROLS
 
 log = logging.getLogger(__name__)
@@ -45,19 +45,20 @@ META_COLUMNS = [
     "estimand", "term", "feature", "family", "accounts", "estimate", "std_error", "rate_ratio",
     "ci_low", "ci_high", "p_value", "q_value", "tau2", "i2", "q_stat", "q_p", "method", "note",
 ]
-#: below this many posts per term, an account's model keeps only the time trend as control
-POSTS_PER_TERM_FOR_CONTROLS = 10
 MIN_ACCOUNTS = 2
 #: an account's own estimate needs this many posts with a known outcome and feature
 MIN_ACCOUNT_POSTS = 6
 
 
-def _controls_for(n_posts: int, controls: Sequence[str]) -> tuple[Sequence[str], str | None]:
-    if n_posts >= POSTS_PER_TERM_FOR_CONTROLS * (len(controls) + 2):
+def controls_for(n_posts: int, controls: Sequence[str]) -> tuple[Sequence[str], str | None]:
+    """The controls a model of `n_posts` posts can afford, and the note that says so: all of
+    them while a one-feature model keeps `MIN_POSTS_PER_TERM` posts per term, the time trend
+    alone from 20 posts, none below."""
+    if n_posts >= MIN_POSTS_PER_TERM * (len(controls) + 3):
         return controls, None
-    if n_posts >= 2 * POSTS_PER_TERM_FOR_CONTROLS:
+    if n_posts >= 20:
         return ("t_years",), f"{n_posts} posts: only the time trend as control"
-    return (), f"{n_posts} posts: no control (a rough estimate, weighted by its wide interval)"
+    return (), f"{n_posts} posts: no control (a rough estimate, with a wide interval)"
 
 
 def account_estimates(
@@ -72,7 +73,7 @@ def account_estimates(
     families = dict(families or {})
     rows = []
     for account, part in df.groupby(df["account"].astype("string"), sort=True):
-        chosen, note = _controls_for(len(part), controls)
+        chosen, note = controls_for(len(part), controls)
         table = fit_model(part, outcome, features, kind, chosen, separate=True, families=families,
                           min_posts=MIN_ACCOUNT_POSTS)
         table = table[table["role"] == "feature"].assign(account=str(account))
