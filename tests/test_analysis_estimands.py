@@ -158,3 +158,12 @@ def test_predictive_imputation_uses_training_posts_only():
     assert (X[:1] @ T)[0, 1] == pytest.approx(3.0)  # the unknown gets the training mean
     T_all = _imputation(_moments(X, np.zeros(3)), [(1, 2)], 3)
     assert (X[:1] @ T_all)[0, 1] == pytest.approx(3.0)  # its own 0 never enters the mean
+
+
+def test_a_feature_that_varies_in_one_account_only_gets_no_clustered_test():
+    df = analysis.prepare_dataset(*simulate_accounts(4, 40, 1.3, confounding=0.0, seed=21))
+    df["sim.flag1"] = df["sim.flag1"].where(df["account"] == "acct00", False)  # constant elsewhere
+    table = analysis.fit_model(df, "likes", ["sim.flag1"], controls=("t_years",))
+    row = table.set_index("term").loc["sim.flag1"]
+    assert pd.notna(row["estimate"]) and pd.isna(row["p_value"]) and pd.isna(row["ci_low"])
+    assert "informed by one account only" in row["note"]

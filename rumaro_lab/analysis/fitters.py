@@ -28,7 +28,14 @@ from statsmodels.stats.sandwich_covariance import S_hac_simple
 
 from .design import Design
 from .glm import GLMFit, fit_negbin, fit_ols, fit_poisson
-from .inference import Inference, clustered, newey_west_lags, t_inference, weighted
+from .inference import (
+    Inference,
+    clustered,
+    informative_clusters,
+    newey_west_lags,
+    t_inference,
+    weighted,
+)
 
 ERRORS = ("model", "cluster", "hac")
 
@@ -58,7 +65,9 @@ def _inference(kind: str, design: Design, glm: GLMFit, errors: str) -> Inference
     Xw = weighted(design.X, glm.weights)
     scores = Xw * glm.resid[:, None]
     if errors == "cluster" and design.groups is not None and len(np.unique(design.groups)) > 1:
-        return clustered(glm.params, Xw, glm.resid, design.groups)
+        fixed = any(t.source == "account" for t in design.terms)
+        return clustered(glm.params, Xw, glm.resid, design.groups,
+                         informative_clusters(design.X, design.groups, fixed))
     if errors == "hac":
         lags = newey_west_lags(design.n)
         cov = glm.bread @ S_hac_simple(scores, nlags=lags) @ glm.bread

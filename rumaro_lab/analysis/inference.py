@@ -96,35 +96,68 @@ def cr2_covariance(
 
 @dataclass
 class Inference:
-    """Standard errors, p-values and 95% intervals of coefficients, and how they were made."""
+    """Standard errors, p-values and 95% intervals of coefficients, and how they were made.
+
+    `df` holds each coefficient's t degrees of freedom (NaN: normal reference); a coefficient
+    whose p-value can't be had honestly has NaN p and interval.
+    """
 
     bse: np.ndarray
     pvalues: np.ndarray
     ci: np.ndarray
     method: str
-    df: float | None = None
+    df: np.ndarray | None = None
 
 
-def t_inference(params: np.ndarray, cov: np.ndarray, df: float | None, method: str,
+def t_inference(params: np.ndarray, cov: np.ndarray, df, method: str,
                 level: float = 0.95) -> Inference:
-    """Wald tests and intervals from a covariance; t(df) when `df` is given, else normal."""
+    """Wald tests and intervals from a covariance; t(df) when `df` is given (a number or one per
+    coefficient; NaN or <= 0 entries: no test), else normal."""
     params = np.asarray(params, dtype=float)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         bse = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
         z = params / bse
-    dist = stats.t(df) if df is not None else stats.norm()
-    crit = float(dist.ppf(0.5 + level / 2))
-    pvalues = 2 * dist.sf(np.abs(z))
+    if df is None:
+        crit = float(stats.norm.ppf(0.5 + level / 2))
+        pvalues = 2 * stats.norm.sf(np.abs(z))
+        dfs = np.full(len(params), np.nan)
+    else:
+        dfs = np.broadcast_to(np.asarray(df, dtype=float), params.shape).copy()
+        ok = np.isfinite(dfs) & (dfs > 0)
+        safe = np.where(ok, dfs, 1.0)
+        crit = np.where(ok, stats.t.ppf(0.5 + level / 2, safe), np.nan)
+        pvalues = np.where(ok, 2 * stats.t.sf(np.abs(z), safe), np.nan)
     ci = np.column_stack([params - crit * bse, params + crit * bse])
-    return Inference(bse, pvalues, ci, method, df)
+    return Inference(bse, pvalues, ci, method, dfs)
 
 
-def clustered(params: np.ndarray, Xw: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> Inference:
-    """CR2 covariance by `groups` with t(G - 1) tests and intervals (the module doc)."""
+def informative_clusters(X: np.ndarray, groups: np.ndarray, fixed_effects: bool) -> np.ndarray:
+    """For each column, the number of clusters that inform its coefficient.
+
+    A coefficient estimated from one cluster only has a cluster score of 0 at the estimate, so
+    its clustered variance collapses to ~0 (a zero-width interval, p ~ 0). With account fixed
+    effects a column informs from the clusters where it *varies*; without, from those where it
+    is not identically 0.
+    """
+    codes = np.unique(groups)
+    counts = np.zeros(X.shape[1], dtype=int)
+    for g in codes:
+        part = X[groups == g]
+        varies = np.ptp(part, axis=0) > 1e-12 * np.maximum(1.0, np.abs(part).max(axis=0))
+        counts += varies if fixed_effects else (varies | (np.abs(part).max(axis=0) > 0))
+    return counts
+
+
+def clustered(params: np.ndarray, Xw: np.ndarray, resid: np.ndarray, groups: np.ndarray,
+              informative: np.ndarray | None = None) -> Inference:
+    """CR2 covariance by `groups`; t(G_j - 1) for coefficient j, G_j the clusters that inform it
+    (`informative_clusters`; default: all G). With G_j < 2 there is no test (p and interval NaN).
+    """
     n_groups = len(np.unique(groups))
     cov = cr2_covariance(Xw, resid, groups)
-    return t_inference(params, cov, float(max(n_groups - 1, 1)),
-                       f"CR2 clustered by account, t({max(n_groups - 1, 1)})")
+    informative = np.full(len(params), n_groups) if informative is None else informative
+    df = np.where(informative >= 2, informative - 1, np.nan).astype(float)
+    return t_inference(params, cov, df, f"CR2 clustered by account ({n_groups}), t(accounts - 1)")
 
 
 def newey_west_lags(n: int) -> int:

@@ -23,8 +23,8 @@ Columns: model, estimand, outcome, term, feature (the column a term comes from),
 (intercept | control | feature | contrast | dispersion | random), family (primary |
 exploratory), cluster, reference, scale, estimate, std_error, rate_ratio, ci_low, ci_high (95%;
 rate-ratio scale when ``rate_ratio`` is given), p_value, q_value (Benjamini-Hochberg within the
-estimand's family, `rumaro_lab.analysis.families`), n (posts), accounts, se_method, converged,
-note. A fit that did not converge has no p, no q and no interval, and says so.
+estimand's family, `rumaro_lab.analysis.families`), df (of the t reference; null: normal), n
+(posts), accounts, se_method, converged, note. A fit that did not converge has no p, no q and no interval, and says so.
 
 >>> from rumaro_lab.analysis.simulate import simulate_account
 >>> from rumaro_lab.analysis.dataset import prepare_dataset
@@ -60,10 +60,10 @@ SINGLE_ACCOUNT_KINDS = tuple(k for k in MODEL_KINDS if k != "mixed")
 COUNT_KINDS = ("negbin", "poisson")
 MODEL_COLUMNS = [
     "model", "estimand", "outcome", "term", "feature", "role", "family", "cluster", "reference",
-    "scale", "estimate", "std_error", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value", "n",
-    "accounts", "se_method", "converged", "note",
+    "scale", "estimate", "std_error", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value", "df",
+    "n", "accounts", "se_method", "converged", "note",
 ]
-_FLOATS = ["estimate", "std_error", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value"]
+_FLOATS = ["estimate", "std_error", "rate_ratio", "ci_low", "ci_high", "p_value", "q_value", "df"]
 _STRINGS = ["model", "estimand", "outcome", "term", "feature", "role", "family", "cluster",
             "reference", "scale", "se_method", "note"]
 #: a log-scale standard error above this means the term is not estimable in practice
@@ -180,8 +180,12 @@ def fit_model(
         estimate, se, p = fit.params[j], inference.bse[j], inference.pvalues[j]
         low, high = inference.ci[j]
         term_notes = list(term.notes)
+        df_j = inference.df[j] if inference.df is not None else np.nan
         if not fit.converged:
             p, low, high = np.nan, np.nan, np.nan
+        elif setup.errors == "cluster" and term.role != "intercept" and not np.isfinite(p) and np.isfinite(se):
+            term_notes.append("informed by one account only (it varies within one account, or is "
+                              "non-zero in one): no clustered test; see that account's own estimate")
         elif not (np.isfinite(se) and se <= MAX_STD_ERROR) and term.role != "intercept":
             term_notes.append("not estimable (near-separation, collinearity or no convergence): "
                               "p-value withheld")
@@ -192,7 +196,7 @@ def fit_model(
                 "reference": term.reference, "scale": term.scale, "estimate": estimate,
                 "std_error": se, "rate_ratio": np.exp(estimate) if count else np.nan,
                 "ci_low": np.exp(low) if count else low, "ci_high": np.exp(high) if count else high,
-                "p_value": p, "note": "; ".join(term_notes + notes) or None,
+                "p_value": p, "df": df_j, "note": "; ".join(term_notes + notes) or None,
             })
     for extra in fit.extra:
         rows.append({**extra, "note": "; ".join(notes) or None})
