@@ -161,7 +161,7 @@ def test_predictive_imputation_uses_training_posts_only():
 
 
 def test_a_feature_that_varies_in_one_account_only_gets_no_clustered_test():
-    df = analysis.prepare_dataset(*simulate_accounts(4, 40, 1.3, confounding=0.0, seed=21))
+    df = analysis.prepare_dataset(*simulate_accounts(6, 40, 1.3, confounding=0.0, seed=21))
     df["sim.flag1"] = df["sim.flag1"].where(df["account"] == "acct00", False)  # constant elsewhere
     table = analysis.fit_model(df, "likes", ["sim.flag1"], controls=("t_years",))
     row = table.set_index("term").loc["sim.flag1"]

@@ -178,9 +178,13 @@ def test_several_accounts_get_within_pooled_and_between_estimands():
     within = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False)
     assert set(within["estimand"]) == {"within"}  # the default: the question a user asks
     assert within["term"].str.startswith("account[").sum() == 1  # account fixed effects
-    assert set(within["se_method"].dropna()) == {"CR2 clustered by account (2), t(accounts - 1)"}
-    assert _row(within, "sim.x1")["df"] == 1  # t(G - 1) with the 2 accounts
-    assert "only 2 accounts" in within["note"].iloc[0]
+    # two accounts are too few to cluster by: the fixed-effects model's own errors, said so
+    assert within["se_method"].dropna().str.startswith("model-based").all()
+    assert "too few to cluster errors by account" in within["note"].iloc[0]
+    clustered = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False,
+                          errors="cluster")
+    assert set(clustered["se_method"].dropna()) == {"CR2 clustered by account (2), t(accounts - 1)"}
+    assert _row(clustered, "sim.x1")["df"] == 1 and "only 2 accounts" in clustered["note"].iloc[0]
     assert _row(within, "sim.x1")["rate_ratio"] == pytest.approx(1.4, rel=0.1)
 
     pooled = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False,

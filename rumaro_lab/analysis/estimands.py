@@ -5,7 +5,10 @@ Every model row says which comparison made it (column ``estimand``):
 - ``within``: an account's posts compared with its *own* other posts. With several accounts the
   model has one intercept per account (account fixed effects), so differences between accounts
   (size, audience, niche) cannot masquerade as a feature's effect; errors are clustered by
-  account (CR2, t(G - 1)). One account is `within` by construction. This answers the question
+  account (CR2, t(G - 1)) from `FEW_CLUSTERS` (5) accounts on; with 2-4 accounts a clustered
+  variance can collapse (a cluster fitted perfectly leaves the other's score at 0), so the
+  errors are the fixed-effects model's own, which speak for these accounts. One account is
+  `within` by construction. This answers the question
   a user asks: *does X help this account's posts?*
 - ``pooled``: all posts of all accounts side by side, with ``log(followers)`` as the exposure
   (likes per follower) and errors clustered by account. It mixes the within comparison with the
@@ -101,8 +104,13 @@ def setup(df: pd.DataFrame, estimand: str | None, spec: OutcomeSpec, errors: str
             if errors == "cluster":
                 notes.append("one account: errors can't be clustered by account; model-based instead")
             return Setup("within", df, {}, chosen, notes)
-        chosen = _several_errors(errors, notes)
         notes.append(f"{n_accounts(df)} accounts, one intercept each (account fixed effects)")
+        if errors is None and n_accounts(df) < FEW_CLUSTERS:
+            notes.append(f"only {n_accounts(df)} accounts: too few to cluster errors by account (a "
+                         "clustered variance on so few accounts can collapse); errors of the "
+                         "fixed-effects model, which speak for these accounts only")
+            return Setup("within", df, {"account_effects": True, "groups": "account"}, "model", notes)
+        chosen = _several_errors(errors, notes)
         return Setup("within", df, {"account_effects": True, "groups": "account"}, chosen,
                      notes + _few(df))
     if not several:

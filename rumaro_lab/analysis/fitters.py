@@ -66,8 +66,9 @@ def _inference(kind: str, design: Design, glm: GLMFit, errors: str) -> Inference
     scores = Xw * glm.resid[:, None]
     if errors == "cluster" and design.groups is not None and len(np.unique(design.groups)) > 1:
         fixed = any(t.source == "account" for t in design.terms)
+        leverage = np.einsum("ij,jk,ik->i", Xw, glm.bread, Xw)
         return clustered(glm.params, Xw, glm.resid, design.groups,
-                         informative_clusters(design.X, design.groups, fixed))
+                         informative_clusters(design.X, design.groups, fixed, leverage))
     if errors == "hac":
         lags = newey_west_lags(design.n)
         cov = glm.bread @ S_hac_simple(scores, nlags=lags) @ glm.bread

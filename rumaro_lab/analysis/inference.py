@@ -131,18 +131,23 @@ def t_inference(params: np.ndarray, cov: np.ndarray, df, method: str,
     return Inference(bse, pvalues, ci, method, dfs)
 
 
-def informative_clusters(X: np.ndarray, groups: np.ndarray, fixed_effects: bool) -> np.ndarray:
+def informative_clusters(X: np.ndarray, groups: np.ndarray, fixed_effects: bool,
+                         leverage: np.ndarray | None = None) -> np.ndarray:
     """For each column, the number of clusters that inform its coefficient.
 
     A coefficient estimated from one cluster only has a cluster score of 0 at the estimate, so
     its clustered variance collapses to ~0 (a zero-width interval, p ~ 0). With account fixed
     effects a column informs from the clusters where it *varies*; without, from those where it
-    is not identically 0.
+    is not identically 0. A cluster the model fits perfectly (its posts' `leverage` adds up to
+    within 1 of their number: no residual left, e.g. 2 posts and an intercept of its own)
+    informs nothing.
     """
-    codes = np.unique(groups)
     counts = np.zeros(X.shape[1], dtype=int)
-    for g in codes:
-        part = X[groups == g]
+    for g in np.unique(groups):
+        rows = groups == g
+        part = X[rows]
+        if leverage is not None and rows.sum() - leverage[rows].sum() < 1 - 1e-9:
+            continue
         varies = np.ptp(part, axis=0) > 1e-12 * np.maximum(1.0, np.abs(part).max(axis=0))
         counts += varies if fixed_effects else (varies | (np.abs(part).max(axis=0) > 0))
     return counts

@@ -91,6 +91,8 @@ def describe_model(table: pd.DataFrame, q_threshold: float = 0.05,
     if _empty(table):
         return f"This model could not be fitted with these posts. {_note(table)}".strip()
     rows = _feature_rows(table, features, estimand)
+    if _numbers(rows, "estimate").isna().all():
+        return f"This model could not be fitted with these posts: {_note(rows) or _note(table)}".strip()
     q = _numbers(rows, "q_value")
     hits = rows[q < q_threshold]
     name = str(table["model"].dropna().iloc[0]) if "model" in table and table["model"].notna().any() else "model"
@@ -152,9 +154,10 @@ def describe_correlations(table: pd.DataFrame, q_threshold: float = 0.05, top: i
         return "No correlations could be computed."
     if "method" in table and (table["method"] == method).any():
         table = table[table["method"] == method]
-    table = table[_numbers(table, "estimate").notna()]
-    if table.empty:
-        return f"No correlations could be computed. {_note(table)}".strip()
+    computed = table[_numbers(table, "estimate").notna()]
+    if computed.empty:
+        return f"No correlations could be computed: {_note(table) or 'no usable pairs'}."
+    table = computed
     est, q = _numbers(table, "estimate"), _numbers(table, "q_value")
     ranked = table.assign(_abs=est.abs()).sort_values("_abs", ascending=False).head(top)
     lines = [f"- `{r['feature']}` vs {r['outcome']}: {_fmt(r['estimate'])} (q = {_fmt(r.get('q_value'), 3)})"
