@@ -14,6 +14,7 @@
    rejection rate at 0.05 and a Kolmogorov-Smirnov test of uniformity.
 
     .venv/bin/python benchmarks/validate_estimands.py [--reps 500] [--predictive-reps 60]
+        [--only confounded --only false_positives ...]
 """
 
 from __future__ import annotations
@@ -136,14 +137,22 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument("--coverage-reps", type=int, default=400)
     parser.add_argument("--predictive-reps", type=int, default=60)
+    parser.add_argument("--only", choices=["confounded", "clustered_coverage", "false_positives",
+                                           "predictive_null"], action="append",
+                        help="run only these parts (repeatable)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     start = time.perf_counter()
     result = {"benchmark": "validate_estimands"}
-    result["confounded"] = confounded(args.reps)
-    result["clustered_coverage"] = [clustered_coverage(args.coverage_reps, g) for g in (10, 20)]
-    result["false_positives"] = false_positives(args.reps)
-    result["predictive_null"] = predictive_null(args.predictive_reps)
+    parts = {
+        "confounded": lambda: confounded(args.reps),
+        "clustered_coverage": lambda: [clustered_coverage(args.coverage_reps, g) for g in (10, 20)],
+        "false_positives": lambda: false_positives(args.reps),
+        "predictive_null": lambda: predictive_null(args.predictive_reps),
+    }
+    for name, run in parts.items():
+        if not args.only or name in args.only:
+            result[name] = run()
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=2))
 
