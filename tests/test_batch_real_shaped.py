@@ -88,7 +88,8 @@ def _accounts(settings) -> list[str]:
     return names
 
 
-def test_batch_of_20_real_shaped_accounts_all_succeed(settings, tmp_path):
+def test_batch_of_20_real_shaped_accounts_all_succeed(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("RUMARO_FIGURE_FORMATS", "png")  # svg and pdf are tested in test_report
     names = _accounts(settings)
     accounts_file = tmp_path / "accounts.txt"
     accounts_file.write_text("\n".join(names) + "\n")
