@@ -115,7 +115,8 @@ def fit_model(
     """Fit one model of `outcome` on `features` + `controls`; a tidy table, one row per term.
 
     `estimand`: ``within`` (default), ``pooled`` or ``between`` (module doc). `errors`:
-    ``model``, ``cluster`` (default with several accounts) or ``hac`` (`fitters`).
+    ``model``, ``cluster`` (default with 5+ accounts, and for pooled and between) or ``hac``
+    (`fitters`).
     With ``separate=True`` each feature gets its own model (that feature + the controls, on the
     posts where it is known) and the table holds the feature rows of all of them, with q-values
     across features: robust with few posts or features that are often unknown. By default
