@@ -275,8 +275,13 @@ def analyze(
     model: Annotated[str | None, typer.Option(help="Comma-separated model kinds: negbin, poisson, ols_log1p, mixed (default: the first three; mixed too for several accounts).")] = None,
     features: Annotated[str | None, typer.Option(help="Comma-separated EXTRACTOR.FEATURE columns (default: every analysable one; `rumaro extractors --features` lists them).")] = None,
     permutations: Annotated[int, typer.Option(min=0, help="Permutations of the predictive check's p-value.")] = 199,
+    estimand: Annotated[str | None, typer.Option(help="Comma-separated: within, pooled, between (default: within for one account, all three for several).")] = None,
+    errors: Annotated[str | None, typer.Option(help="Standard errors: model, cluster or hac (default: model for one account, CR2 clustered by account for several).")] = None,
 ) -> None:
-    """Correlations, regression models, predictive check and power of features vs engagement, as CSV tables."""
+    """Correlations, regression models, predictive check and power of features vs engagement, as CSV tables.
+
+    Every model row names its estimand: `within` (an account's posts compared with each other:
+    does X help this account?), `pooled` or `between` (accounts compared with each other)."""
     accounts = [validate_account(a) for a in accounts]
     from .analysis.pipeline import analyze_accounts
 
@@ -284,7 +289,8 @@ def analyze(
         return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
     written = analyze_accounts(accounts, _settings(ctx), outcome=outcome, kinds=_split(model),
-                               features=_split(features), permutations=permutations)
+                               features=_split(features), permutations=permutations,
+                               estimands=_split(estimand), errors=errors)
     for name, path in written.items():
         out.print(f"{name:<22} {path}", markup=False, highlight=False, soft_wrap=True)
 

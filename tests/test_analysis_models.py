@@ -58,11 +58,15 @@ def test_negbin_estimates_the_dispersion(df):
     assert alpha["estimate"] == pytest.approx(0.3, abs=0.08)  # simulated alpha, not fixed at 1
 
 
-def test_q_values_are_benjamini_hochberg_within_the_features(df):
+def test_q_values_are_benjamini_hochberg_within_each_family(df):
     table = fit_model(df, "likes", ["sim.x1", "sim.x2", "sim.flag1", "photo_type.label"], kind="negbin")
     features = table[table["role"] == "feature"]
-    expected = multipletests(features["p_value"].astype(float), method="fdr_bh")[1]
-    np.testing.assert_allclose(features["q_value"].astype(float), expected)
+    # the declared primary feature is the confirmatory family; the simulated ones are exploratory
+    assert set(features.loc[features["feature"] == "photo_type.label", "family"]) == {"primary"}
+    assert set(features.loc[features["feature"].str.startswith("sim."), "family"]) == {"exploratory"}
+    for _, family in features.groupby("family"):
+        expected = multipletests(family["p_value"].astype(float), method="fdr_bh")[1]
+        np.testing.assert_allclose(family["q_value"].astype(float), expected)
     assert table.loc[table["role"] == "intercept", "q_value"].isna().all()
 
     corr = correlations(df, ["sim.x1", "sim.x2", "sim.flag1", "photo_type.label"])
@@ -169,17 +173,37 @@ def _two_accounts():
     return pd.concat(frames, ignore_index=True)
 
 
-def test_pooled_models_use_followers_as_exposure_and_can_cluster():
+def test_several_accounts_get_within_pooled_and_between_estimands():
     df = _two_accounts()
-    clustered = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False, cluster=True)
-    note = clustered["note"].iloc[0]
-    assert "log(followers) is the exposure" in note and "clustered by account (2 clusters" in note
+    within = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False)
+    assert set(within["estimand"]) == {"within"}  # the default: the question a user asks
+    assert within["term"].str.startswith("account[").sum() == 1  # account fixed effects
+    # two accounts are too few to cluster by: the fixed-effects model's own errors, said so
+    assert within["se_method"].dropna().str.startswith("model-based").all()
+    assert "too few to cluster errors by account" in within["note"].iloc[0]
+    clustered = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False,
+                          errors="cluster")
+    assert set(clustered["se_method"].dropna()) == {"CR2 clustered by account (2), t(accounts - 1)"}
+    assert _row(clustered, "sim.x1")["df"] == 1 and "only 2 accounts" in clustered["note"].iloc[0]
+    assert _row(within, "sim.x1")["rate_ratio"] == pytest.approx(1.4, rel=0.1)
+
+    pooled = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="negbin", per_sd=False,
+                       estimand="pooled")
+    assert set(pooled["estimand"]) == {"pooled"}
+    assert "log(followers) is the exposure" in pooled["note"].iloc[0]
     # likes scale with followers here, so with the exposure the intercept is a per-follower rate
-    assert np.exp(_row(clustered, "Intercept")["estimate"]) == pytest.approx(0.05, rel=0.35)
-    assert _row(clustered, "sim.x1")["rate_ratio"] == pytest.approx(1.4, rel=0.1)
-    default = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="poisson", per_sd=False)
-    assert default["term"].str.startswith("account[").sum() == 1  # too few clusters: account intercepts
-    assert "too few to cluster" in default["note"].iloc[0]
+    assert np.exp(_row(pooled, "Intercept")["estimate"]) == pytest.approx(0.05, rel=0.35)
+    assert _row(pooled, "sim.x1")["rate_ratio"] == pytest.approx(1.4, rel=0.1)
+
+    between = fit_model(df, "likes", ["sim.x1", "sim.flag1"], kind="poisson", per_sd=False,
+                        estimand="between")
+    contrast = between[between["role"] == "contrast"]
+    assert set(contrast["feature"]) <= {"sim.x1", "sim.flag1"} and len(contrast) >= 1
+    assert contrast["scale"].str.contains("between minus within").all()
+    # the feature's own coefficient in the Mundlak model is the within effect
+    assert _row(between, "sim.x1")["rate_ratio"] == pytest.approx(_row(within, "sim.x1")["rate_ratio"], rel=0.05)
+    with pytest.raises(AnalysisError, match="2 or more"):
+        fit_model(df[df["account"] == "small"], "likes", ["sim.x1"], estimand="pooled")
 
 
 def test_mixed_model_with_account_random_intercept():

@@ -56,8 +56,14 @@ def test_analyze_several_accounts_pools_into_combined(settings):
     mixed = pd.read_csv(written["model_mixed"])
     assert "account random intercept (variance)" in set(mixed["term"])
     negbin = pd.read_csv(written["model_negbin"])
-    assert negbin["note"].str.contains("log\\(followers\\) is the exposure").all()
+    assert set(negbin["estimand"]) == {"within", "pooled", "between"}  # both, by default
+    pooled = negbin[negbin["estimand"] == "pooled"]
+    assert pooled["note"].str.contains("log\\(followers\\) is the exposure").all()
+    within = negbin[negbin["estimand"] == "within"]
+    assert within["term"].str.startswith("account[").any()  # account fixed effects
+    assert (negbin.loc[negbin["estimand"] == "between", "role"] == "contrast").any()
     assert set(pd.read_csv(written["dataset_summary"])["account"]) == {"one", "two"}
+    assert {"meta", "account_estimates"} <= set(written)
 
 
 def test_stage_the_data_cannot_support_is_written_with_a_note(settings):
@@ -97,4 +103,19 @@ def test_power_and_predictive_tables_are_tidy(settings):
     assert level["kind"] == "level" and 0 < level["prevalence"] < 1
     check = predictive_check(df, permutations=9)
     assert list(check.columns) == PREDICTIVE_COLUMNS
-    assert "Out-of-sample Spearman" in check.attrs["summary"]
+    assert "within-account Spearman" in check.attrs["summary"]
+
+
+def test_cli_analyze_chooses_estimands_and_errors(settings):
+    _write_account(settings, "one", seed=1, followers=2_000)
+    _write_account(settings, "two", seed=2, followers=9_000)
+    code = main(["--data-dir", str(settings.data_dir), "--reports-dir", str(settings.reports_dir),
+                 "analyze", "one", "two", "--model", "negbin", "--estimand", "within",
+                 "--errors", "hac", "--permutations", "9"])
+    assert code == 0
+    model = pd.read_csv(settings.reports_dir / "combined" / "tables" / "model_negbin.csv")
+    assert set(model["estimand"]) == {"within"}
+    assert model["note"].str.contains("clustered by account instead of HAC").all()
+    code = main(["--data-dir", str(settings.data_dir), "--reports-dir", str(settings.reports_dir),
+                 "analyze", "one", "--estimand", "sideways"])
+    assert code != 0

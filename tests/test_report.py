@@ -214,7 +214,8 @@ def test_batch_reports_each_account_then_compares_them(demo):
     per_account = pd.read_csv(compare / "tables" / "accounts.csv")
     assert sorted(per_account["account"]) == ["early", "early_copy"]
     assert (compare / "report.html").is_file()
-    assert (compare / "figures" / "forest_per_account.png").stat().st_size > 1000
+    assert (compare / "figures" / "forest_by_account.png").stat().st_size > 1000
+    assert (compare / "figures" / "estimands.png").stat().st_size > 1000
 
 
 # -- headless Chromium ------------------------------------------------------------------------

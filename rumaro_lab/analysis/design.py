@@ -51,8 +51,8 @@ CONTROL_REFERENCES: dict[str, str] = {"media_type": "image"}
 def default_references(df: pd.DataFrame) -> dict[str, str]:
     """Reference level of each categorical column: declared for features, fixed for controls."""
     return {**feature_schema(df).references(), **CONTROL_REFERENCES}
-#: relative size of an R diagonal below which a column is a combination of earlier columns
-COLLINEAR_TOL = 1e-7
+#: squared relative residual norm below which a column is a combination of earlier columns
+COLLINEAR_TOL = 1e-10
 
 
 @dataclass
@@ -132,14 +132,17 @@ def feature_kind(values: pd.Series) -> str:
         return "binary"
     if is_categorical(values):
         return "categorical"
-    known = np.unique(_as_float(values)[~values.isna().to_numpy()])
-    return "binary" if len(known) and set(known.tolist()) <= {0.0, 1.0} else "continuous"
+    numbers = _as_float(values)
+    known = numbers[np.isfinite(numbers)]
+    return "binary" if known.size and bool(np.all((known == 0) | (known == 1))) else "continuous"
 
 
 def category_levels(values: pd.Series, reference: str | None = None) -> tuple[pd.Series, str, list[str]]:
     """(levels as str with unknown -> ``(missing)``, reference level, other levels in order)."""
     labels = values.astype("string").fillna(MISSING_LEVEL).astype(str).replace("", EMPTY_LEVEL)
     counts = labels.value_counts()
+    if counts.empty:
+        return labels, reference or MISSING_LEVEL, []
     if reference is None or reference not in counts.index:
         # the most frequent known level: the most precise comparison for every other level
         known = counts.drop(MISSING_LEVEL, errors="ignore")
@@ -161,15 +164,39 @@ def _encode(
     return [(Term(column, role, column, kind, None, scale), _as_float(values))]
 
 
-def _collinear(X: np.ndarray) -> list[int]:
-    """Columns that are (numerically) linear combinations of the columns before them."""
+def collinear_columns(X: np.ndarray) -> list[int]:
+    """Columns that are (numerically) linear combinations of the columns before them.
+
+    Works on the k x k Gram matrix of the unit-norm columns (a Cholesky step per column), never
+    on the tall matrix itself: the residual of column j on the columns kept before it has squared
+    relative norm ``G_jj - G_jK G_KK^-1 G_Kj``; at or below `COLLINEAR_TOL`, j is dependent.
+    """
     if X.shape[1] == 0:
         return []
     norms = np.linalg.norm(X, axis=0)
-    r = np.linalg.qr(X, mode="r")
-    diag = np.zeros(X.shape[1])  # with fewer rows than columns, the last columns are dependent
-    diag[: min(r.shape)] = np.abs(np.diag(r))
-    return [j for j in range(X.shape[1]) if norms[j] == 0 or diag[j] <= COLLINEAR_TOL * norms[j]]
+    scaled = X / np.where(norms > 0, norms, 1.0)
+    gram = scaled.T @ scaled
+    kept: list[int] = []
+    dependent: list[int] = []
+    chol = np.zeros((0, 0))
+    for j in range(X.shape[1]):
+        if norms[j] == 0 or not np.isfinite(norms[j]):
+            dependent.append(j)
+            continue
+        g = gram[kept, j]
+        w = np.linalg.solve(chol, g) if kept else np.zeros(0)  # chol is lower-triangular
+        residual = gram[j, j] - float(w @ w)
+        if residual <= COLLINEAR_TOL:
+            dependent.append(j)
+            continue
+        size = len(kept)
+        grown = np.zeros((size + 1, size + 1))
+        grown[:size, :size] = chol
+        grown[size, :size] = w
+        grown[size, size] = np.sqrt(residual)
+        chol = grown
+        kept.append(j)
+    return dependent
 
 
 def build_design(
@@ -192,8 +219,9 @@ def build_design(
     `exposure` (a column, e.g. ``followers``) adds ``log(exposure)`` to the outcome's own one as
     an offset; `account_effects` adds one intercept per account (a control); `groups` names the
     column whose codes are returned for clustered errors or random effects. With `impute`,
-    unknown numeric feature values are set to the feature's mean and flagged by an extra
-    ``FEATURE[missing]`` term (used by the predictive check, which must keep every post).
+    unknown numeric feature values are set to 0 and flagged by an extra ``FEATURE[missing]``
+    term (used by the predictive check, which must keep every post, and which replaces the 0 by
+    the mean of each fold's *training* posts: no test post informs the imputation).
     """
     references = {**default_references(df), **(references or {})}
     notes: list[str] = []
@@ -234,13 +262,16 @@ def build_design(
             excluded.append(Term(feature, "feature", feature, notes=["not in the data"]))
             continue
         parts = _encode(df, feature, "feature", references)
+        if not parts:  # a category with a single level in these posts
+            excluded.append(Term(feature, "feature", feature, "level",
+                                 notes=["a single level in the posts used: not estimable, left out"]))
+            continue
         values = parts[0][1]
         missing = float(np.mean(~np.isfinite(values[usable]))) if usable.any() else 1.0
         if parts[0][0].kind != "level" and missing > 0:
             if impute:
-                mean = np.nanmean(values[usable]) if np.isfinite(values[usable]).any() else 0.0
                 flag = (~np.isfinite(values)).astype(float)
-                parts = [(parts[0][0], np.where(np.isfinite(values), values, mean)),
+                parts = [(parts[0][0], np.where(np.isfinite(values), values, 0.0)),
                          (Term(f"{feature}[missing]", "feature", feature, "binary", None, "known -> unknown"), flag)]
             elif missing > max_missing:
                 term = parts[0][0]
@@ -288,7 +319,7 @@ def build_design(
             term.scale = f"per SD ({sd:.4g})"
         keep.append(j)
 
-    for position in reversed(_collinear(matrix[:, keep])):
+    for position in reversed(collinear_columns(matrix[:, keep])):
         term = terms[keep[position]]
         if term.role == "intercept":
             continue

@@ -56,8 +56,9 @@ def _dispersion(df: pd.DataFrame, outcome: str, controls: Sequence[str]) -> tupl
         log.warning("power: NB2 fit of %s failed (%s); dispersion from moments", outcome, exc)
     y = _as_float(df[resolve_outcome(df, outcome).column])
     y = y[np.isfinite(y)]
-    mean, var = y.mean(), y.var(ddof=1)
-    return max((var - mean) / mean**2, 0.0), "dispersion from the raw counts' moments (the NB2 fit failed)"
+    mean, var = (y.mean(), y.var(ddof=1)) if len(y) > 1 else (0.0, 0.0)
+    moments = (var - mean) / mean**2 if mean > 0 and np.isfinite(var) else 0.0
+    return max(float(moments), 0.0), "dispersion from the raw counts' moments (the NB2 fit failed)"
 
 
 def power_table(

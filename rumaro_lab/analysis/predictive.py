@@ -1,24 +1,28 @@
 """Out-of-sample check: do the visual features predict engagement beyond the controls?
 
-In-sample associations flatter a model with many features. This check orders the posts in time,
-cuts them into ``folds + 1`` consecutive blocks and, for fold k, fits on blocks 0..k-1 and
-predicts block k (an expanding window: the model never sees the future, as when predicting the
-next posts). Two models are compared on the same folds:
+In-sample associations flatter a model with many features. Two checks, both *within account*:
 
-- ``controls``: the controls alone (time trend, hour, weekday, media type, caption, hashtags);
-- ``controls+features``: the controls plus every feature.
+- ``time`` (every analysis): each account's posts are ordered in time and cut into
+  ``folds + 1`` consecutive blocks; fold k fits on blocks 0..k-1 of every account and predicts
+  block k (an expanding window: the model never sees the future). With several accounts the
+  model has one intercept per account, learned from that account's earlier posts.
+- ``leave-one-account-out`` (3 or more accounts): fit on every other account, predict the one
+  left out: do the features carry over to an account the model has never seen? Outcomes and
+  columns are centred within each account first, so only within-account differences count.
 
-Both are ridge regressions of ``log1p(outcome)`` (minus log exposure for ``*_rate`` /
-``*_relative`` outcomes) on standardised columns, with the penalty chosen on the training posts
-by generalised cross-validation: ridge keeps a model with many features from over-fitting a few
-hundred posts, so a feature block that carries no signal costs little. Unknown feature values
-are set to the feature's mean plus a ``[missing]`` indicator, so every post is used.
+Two models are compared on the same folds: ``controls`` alone (time trend, hour, weekday, media
+type, caption, hashtags) and ``controls+features``. Both are ridge regressions of
+``log1p(outcome)`` (minus log exposure for ``*_rate`` / ``*_relative`` outcomes) on
+standardised columns, with the penalty chosen on the training posts by generalised
+cross-validation. An unknown feature value is replaced by the mean of that feature over the
+fold's *training* posts, plus a ``[missing]`` indicator: no test post informs the imputation.
 
-The score is the Spearman correlation between predicted and actual outcome over all held-out
-posts; the ``gain`` row is the difference (features minus controls) with a permutation p-value:
-the rows of the feature block are shuffled together (keeping the features' relations to each
-other, breaking their link to the outcome) `permutations` times, and p = (1 + #(shuffled gain >=
-observed gain)) / (1 + permutations). A small gain with a large p is weak signal.
+The score is the **within-account** Spearman correlation between predicted and actual outcome
+over the held-out posts (both centred within each account, so that predicting which account is
+bigger earns nothing). The ``gain`` row is the difference (features minus controls) with a
+permutation p-value: the feature block is shuffled *within each account* (keeping the features'
+relations to each other and the account's mix of posts, breaking their link to the outcome)
+`permutations` times, and p = (1 + #(shuffled gain >= observed gain)) / (1 + permutations).
 
 >>> from rumaro_lab.analysis.simulate import simulate_account
 >>> from rumaro_lab.analysis.dataset import prepare_dataset
@@ -42,22 +46,25 @@ from ..errors import AnalysisError
 from .dataset import feature_columns
 from .design import build_design, resolve_outcome
 from .fdr import bh_qvalues
+from .glm import one_blas_thread
 from .outcomes import DEFAULT_CONTROLS
 
 log = logging.getLogger(__name__)
 
-PREDICTIVE_COLUMNS = ["fold", "model", "n_train", "n_test", "spearman", "p_value", "q_value", "note"]
+PREDICTIVE_COLUMNS = ["check", "fold", "model", "n_train", "n_test", "spearman", "p_value",
+                      "q_value", "note"]
 #: ridge penalties tried, relative to the number of training posts
 PENALTIES = np.logspace(-3, 3, 25)
 MIN_POSTS = 30
+#: leave-one-account-out needs this many accounts
+MIN_ACCOUNTS_LOAO = 3
 
 
 def _ridge_from_moments(n, s1, gram, xy, y_sum, yy):
     """Ridge coefficients from a training set's sums (GCV-chosen penalty); -> (mean, sd, beta, y_mean).
 
     Working from sums (X'X, X'y, ...) instead of the rows lets nested training sets (the
-    expanding window) and permutations reuse one pass over the posts: the benchmark's 10,000
-    posts x 60 features x 199 permutations take seconds instead of minutes.
+    expanding window), left-out accounts and permutations reuse one pass over the posts.
     """
     mean = s1 / n
     cov = gram / n - np.outer(mean, mean)
@@ -92,43 +99,107 @@ def ridge_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray) 
     Columns are standardised on the training rows (constant ones drop out); the intercept is
     not penalised.
     """
-    moments = (len(y_train), X_train.sum(axis=0), X_train.T @ X_train, X_train.T @ y_train,
-               y_train.sum(), y_train @ y_train)
+    moments = _moments(X_train, y_train)
     mean, _, beta, y_mean = _ridge_from_moments(*moments)
     return y_mean + (X_test - mean) @ beta
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+def _moments(X: np.ndarray, y: np.ndarray) -> list:
+    return [len(y), X.sum(axis=0), X.T @ X, X.T @ y, float(y.sum()), float(y @ y)]
+
+
+def _imputation(moments: list, pairs: list[tuple[int, int]], k: int) -> np.ndarray:
+    """T such that ``X @ T`` replaces each unknown (stored as 0) by the training mean of the
+    known values; the means come from the training moments (raw column sums) only."""
+    T = np.eye(k)
+    n, s1 = moments[0], moments[1]
+    for value, flag in pairs:
+        known = n - s1[flag]
+        T[flag, value] = s1[value] / known if known > 0 else 0.0
+    return T
+
+
+def _fit(moments: list, T: np.ndarray, centred: list | None = None):
+    """Ridge on the imputed columns; `centred` moments (within-account) replace the raw ones."""
+    n, s1, gram, xy, y_sum, yy = centred if centred is not None else moments
+    return _ridge_from_moments(n, T.T @ s1, T.T @ gram @ T, T.T @ xy, y_sum, yy)
+
+
+def _within_spearman(prediction: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """Spearman of prediction vs outcome after centring both within each account."""
+    if len(y) < 3:
+        return float("nan")
+    centred = []
+    for values in (prediction, y):
+        means = pd.Series(values).groupby(groups).transform("mean").to_numpy()
+        centred.append(values - means)
+    a, b = centred
+    if np.ptp(a) < 1e-12 or np.ptp(b) < 1e-12:
         return float("nan")
     return float(stats.spearmanr(a, b)[0])
 
 
-def time_folds(order: np.ndarray, folds: int) -> list[np.ndarray]:
-    """`folds + 1` consecutive blocks of positions in time `order`; fold k trains on blocks < k."""
-    return np.array_split(order, folds + 1)
+def time_blocks(groups: np.ndarray, order: np.ndarray, folds: int) -> list[np.ndarray]:
+    """`folds + 1` blocks of row positions: block k holds the k-th time slice of every account."""
+    parts: list[list[np.ndarray]] = [[] for _ in range(folds + 1)]
+    ordered_groups = groups[order]
+    for g in np.unique(groups):
+        rows = order[ordered_groups == g]
+        for k, chunk in enumerate(np.array_split(rows, folds + 1)):
+            parts[k].append(chunk)
+    return [np.concatenate(p) if p else np.array([], dtype=int) for p in parts]
 
 
-def _oos(X: np.ndarray, y: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+def _time_oos(X, y, blocks, pairs) -> np.ndarray:
     """Out-of-sample predictions of every block but the first (expanding window)."""
     predictions = np.full(len(y), np.nan)
-    n, s1 = 0, np.zeros(X.shape[1])
-    gram, xy = np.zeros((X.shape[1], X.shape[1])), np.zeros(X.shape[1])
-    y_sum = yy = 0.0
-    for k in range(1, len(blocks)):
-        rows = blocks[k - 1]
-        part, target = X[rows], y[rows]
-        n += len(rows)
-        s1 += part.sum(axis=0)
-        gram += part.T @ part
-        xy += part.T @ target
-        y_sum += target.sum()
-        yy += target @ target
-        mean, _, beta, y_mean = _ridge_from_moments(n, s1, gram, xy, y_sum, yy)
-        predictions[blocks[k]] = y_mean + (X[blocks[k]] - mean) @ beta
+    k = X.shape[1]
+    total = [0, np.zeros(k), np.zeros((k, k)), np.zeros(k), 0.0, 0.0]
+    for fold in range(1, len(blocks)):
+        rows = blocks[fold - 1]
+        total = [a + b for a, b in zip(total, _moments(X[rows], y[rows]), strict=True)]
+        test = blocks[fold]
+        if total[0] < 2 or len(test) == 0:
+            continue
+        T = _imputation(total, pairs, k)
+        mean, _, beta, y_mean = _fit(total, T)
+        predictions[test] = y_mean + (X[test] @ T - mean) @ beta
     return predictions
 
 
+def _loao(X, y, groups, pairs) -> np.ndarray:
+    """Leave-one-account-out predictions, on within-account centred moments."""
+    k = X.shape[1]
+    raw, centred = {}, {}
+    for g in np.unique(groups):
+        rows = groups == g
+        Xg, yg = X[rows], y[rows]
+        raw[g] = _moments(Xg, yg)
+        Xc, yc = Xg - Xg.mean(axis=0), yg - yg.mean()
+        centred[g] = [len(yg), np.zeros(k), Xc.T @ Xc, Xc.T @ yc, 0.0, float(yc @ yc)]
+    total_raw = [sum(v[i] for v in raw.values()) for i in range(6)]
+    total_centred = [sum(v[i] for v in centred.values()) for i in range(6)]
+    predictions = np.full(len(y), np.nan)
+    for g in raw:
+        train_raw = [a - b for a, b in zip(total_raw, raw[g], strict=True)]
+        train_centred = [a - b for a, b in zip(total_centred, centred[g], strict=True)]
+        if train_raw[0] < 2:
+            continue
+        T = _imputation(train_raw, pairs, k)
+        _, _, beta, _ = _fit(train_raw, T, train_centred)
+        rows = groups == g
+        predictions[rows] = (X[rows] @ T) @ beta
+    return predictions
+
+
+def _permute_within(rng: np.random.Generator, groups: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    index = np.arange(len(groups))
+    for rows in members:
+        index[rows] = rows[rng.permutation(len(rows))]
+    return index
+
+
+@one_blas_thread
 def predictive_check(
     df: pd.DataFrame,
     outcome: str = "likes",
@@ -139,7 +210,8 @@ def predictive_check(
     seed: int = 0,
     min_posts: int = MIN_POSTS,
 ) -> pd.DataFrame:
-    """Tidy table: per fold and overall (``fold == "all"``) Spearman of each model, and the gain.
+    """Tidy table: per check, per fold and overall (``fold == "all"``) the within-account
+    Spearman of each model, and the gain with its permutation p.
 
     ``table.attrs["summary"]`` holds one sentence for a reader. Raises `AnalysisError` when
     there are fewer than `min_posts` usable posts or no usable feature.
@@ -147,68 +219,92 @@ def predictive_check(
     features = list(feature_columns(df) if features is None else features)
     spec = resolve_outcome(df, outcome)
     several = "account" in df and df["account"].nunique() > 1
-    # several accounts: one intercept each (a control), so features must beat account size too
     design = build_design(df, spec, features, controls, per_sd=False, impute=True,
-                          count_model=False, account_effects=several)
+                          count_model=False, account_effects=several,
+                          groups="account" if "account" in df else None)
     n = design.n
     if n < min_posts:
         raise AnalysisError(f"only {n} post(s) usable for a predictive check of {outcome} "
                             f"(at least {min_posts} needed)", hint="fetch more posts")
     feature_cols = design.columns("feature")
-    control_cols = [j for j, t in enumerate(design.terms) if t.role != "feature"]
     if not feature_cols:
         raise AnalysisError("no usable feature for the predictive check",
                             hint="run `rumaro extract` with more extractors")
-    y = np.log1p(design.y) - (design.offset if design.offset is not None else 0.0)
+    control_cols = [j for j, t in enumerate(design.terms) if t.role != "feature"]
+    X = np.hstack([design.X[:, control_cols], design.X[:, feature_cols]])
+    terms = [design.terms[j] for j in control_cols + feature_cols]
+    position = {t.name: j for j, t in enumerate(terms)}
+    pairs = [(position[t.source], j) for j, t in enumerate(terms)
+             if t.name.endswith("[missing]") and t.source in position]
+    n_controls = len(control_cols)  # controls are never imputed: their pairs are features'
+    y = np.log1p(np.clip(design.y, 0, None)) - (design.offset if design.offset is not None else 0.0)
+    groups = design.groups if design.groups is not None else np.zeros(n, dtype=int)
     taken = pd.to_datetime(df.loc[design.index, "taken_at"], utc=True) if "taken_at" in df else None
-    order = (np.argsort(taken.to_numpy(), kind="stable") if taken is not None
-             else np.arange(n))
-    blocks = time_folds(order, folds)
-    held_out = np.concatenate(blocks[1:])
-    X_controls, X_features = design.X[:, control_cols], design.X[:, feature_cols]
+    order = (np.argsort(taken.to_numpy(), kind="stable") if taken is not None else np.arange(n))
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    blocks = time_blocks(groups, order, folds)
+    fixed_effects = {j for j, t in enumerate(terms) if t.source == "account"}
 
-    base = _oos(X_controls, y, blocks)
-    full = _oos(np.hstack([X_controls, X_features]), y, blocks)
-    rows = []
-    for k in range(1, len(blocks)):
-        test, n_train = blocks[k], sum(len(b) for b in blocks[:k])
-        for name, prediction in (("controls", base), ("controls+features", full)):
-            rows.append({"fold": str(k), "model": name, "n_train": n_train, "n_test": len(test),
-                         "spearman": _spearman(prediction[test], y[test])})
-    score_base = _spearman(base[held_out], y[held_out])
-    score_full = _spearman(full[held_out], y[held_out])
-    gain = score_full - score_base
+    def leave_one_out(Z: np.ndarray, p: list[tuple[int, int]]) -> np.ndarray:
+        # an account never seen has no intercept: within-account centring replaces them
+        cols = [j for j in range(Z.shape[1]) if j not in fixed_effects]
+        remap = {c: i for i, c in enumerate(cols)}
+        return _loao(Z[:, cols], y, groups, [(remap[v], remap[f]) for v, f in p])
 
+    checks = [("time", lambda Z, p: _time_oos(Z, y, blocks, p))]
+    n_accounts = len(members)
+    if n_accounts >= MIN_ACCOUNTS_LOAO:
+        checks.append(("leave-one-account-out", leave_one_out))
     rng = np.random.default_rng(seed)
-    exceed = 0
-    for _ in range(permutations):
-        shuffled = X_features[rng.permutation(n)]
-        permuted = _oos(np.hstack([X_controls, shuffled]), y, blocks)
-        exceed += _spearman(permuted[held_out], y[held_out]) - score_base >= gain
-    p = (1 + exceed) / (1 + permutations) if permutations else np.nan
-
-    strength = ("the features add clear out-of-sample signal" if p < 0.05 and gain > 0.05 else
-                "the features add little out-of-sample signal" if p < 0.05 else
-                "no evidence that the features predict beyond the controls")
-    summary = (f"Out-of-sample Spearman {score_full:.2f} with features vs {score_base:.2f} with "
-               f"controls alone (gain {gain:+.2f}, permutation p = {p:.3f}, {len(held_out)} held-out "
-               f"posts in {folds} time-ordered folds): {strength}.")
-    notes = list(design.notes)
+    rows, summaries, notes = [], [], list(design.notes)
+    for name, run in checks:
+        base = run(X[:, :n_controls], [])
+        full = run(X, pairs)
+        held = np.isfinite(base) & np.isfinite(full)
+        score_base = _within_spearman(base[held], y[held], groups[held])
+        score_full = _within_spearman(full[held], y[held], groups[held])
+        gain = score_full - score_base
+        exceed = 0
+        for _ in range(permutations):
+            shuffled = X.copy()
+            shuffled[:, n_controls:] = X[_permute_within(rng, groups, members), n_controls:]
+            permuted = run(shuffled, pairs)
+            exceed += (_within_spearman(permuted[held], y[held], groups[held]) - score_base) >= gain
+        p = (1 + exceed) / (1 + permutations) if permutations and np.isfinite(gain) else np.nan
+        if name == "time":
+            for k in range(1, len(blocks)):
+                test = blocks[k][np.isfinite(full[blocks[k]])]
+                n_train = sum(len(b) for b in blocks[:k])
+                for model, prediction in (("controls", base), ("controls+features", full)):
+                    rows.append({"check": name, "fold": str(k), "model": model, "n_train": n_train,
+                                 "n_test": len(test),
+                                 "spearman": _within_spearman(prediction[test], y[test], groups[test])})
+        strength = ("the features add clear out-of-sample signal" if p < 0.05 and gain > 0.05 else
+                    "the features add little out-of-sample signal" if p < 0.05 else
+                    "no evidence that the features predict beyond the controls")
+        what = ("later posts of the same accounts" if name == "time" else
+                f"each of {n_accounts} accounts left out in turn")
+        summaries.append(f"Predicting {what}: within-account Spearman {score_full:.2f} with features vs "
+                         f"{score_base:.2f} with controls alone (gain {gain:+.2f}, permutation p = "
+                         f"{p:.3f}, {int(held.sum())} held-out posts): {strength}.")
+        total = {"check": name, "fold": "all", "n_train": np.nan, "n_test": int(held.sum())}
+        rows.append({**total, "model": "controls", "spearman": score_base})
+        rows.append({**total, "model": "controls+features", "spearman": score_full})
+        rows.append({**total, "model": "gain", "spearman": gain, "p_value": p, "note": strength})
     if 0 < permutations < 99:
         notes.append(f"only {permutations} permutations: p can't be below {1 / (permutations + 1):.2f}")
-    total = {"fold": "all", "n_train": np.nan, "n_test": len(held_out)}
-    rows.append({**total, "model": "controls", "spearman": score_base})
-    rows.append({**total, "model": "controls+features", "spearman": score_full})
-    rows.append({**total, "model": "gain", "spearman": gain, "p_value": p,
-                 "note": "; ".join([strength, *notes])})
+    if notes:
+        for row in rows:
+            if row["model"] == "gain":
+                row["note"] = "; ".join([row["note"], *notes])
     table = pd.DataFrame(rows).reindex(columns=PREDICTIVE_COLUMNS)
     table["q_value"] = bh_qvalues(pd.to_numeric(table["p_value"], errors="coerce").to_numpy(dtype=float))
     for column in ("n_train", "n_test"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
     for column in ("spearman", "p_value", "q_value"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype("Float64")
-    for column in ("fold", "model", "note"):
+    for column in ("check", "fold", "model", "note"):
         table[column] = table[column].astype("string")
-    table.attrs["summary"] = summary
-    log.info("predictive check of %s: %s", outcome, summary)
+    table.attrs["summary"] = " ".join(summaries)
+    log.info("predictive check of %s: %s", outcome, table.attrs["summary"])
     return table

@@ -96,3 +96,58 @@ def simulate_account(
         "source": "table",
     })
     return coerce_posts(posts), features
+
+
+def simulate_accounts(
+    n_accounts: int = 15,
+    posts_per_account: int | tuple[int, int] = 40,
+    within_rate_ratio: float = 1.0,
+    *,
+    confounding: float = 1.0,
+    account_sd: float = 0.4,
+    serial_sd: float = 0.3,
+    serial_rho: float = 0.6,
+    alpha: float = 0.2,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(posts, features) of several accounts where bigger accounts post ``sim.flag1`` more.
+
+    Account a has ``followers`` log-uniform in 1k..1M (z_a: its standardised log size). Its share
+    of posts with the flag rises with size, ``expit(-0.5 + 1.2 z_a)``, and with `confounding` its
+    likes per follower too, ``exp(confounding * 0.5 * z_a + N(0, account_sd))``: so posts with
+    the flag get more likes per follower *across* accounts while, *within* each account, the
+    flag multiplies likes by `within_rate_ratio` (the truth of the within estimand). Posts of an
+    account share an AR(1) log-normal shock (`serial_sd`, `serial_rho`) on top of NB2 noise,
+    so their errors are correlated, as on a real account (a good week, a bad week).
+    """
+    rng = np.random.default_rng(seed)
+    log_size = rng.uniform(np.log(1e3), np.log(1e6), n_accounts)
+    z = (log_size - log_size.mean()) / max(log_size.std(), 1e-9)
+    all_posts, all_features = [], []
+    for a in range(n_accounts):
+        n = (posts_per_account if isinstance(posts_per_account, int)
+             else int(rng.integers(posts_per_account[0], posts_per_account[1] + 1)))
+        account = f"acct{a:02d}"
+        followers = int(np.exp(log_size[a]))
+        flag = rng.random(n) < 1 / (1 + np.exp(0.5 - 1.2 * z[a]))
+        shock = np.zeros(n)
+        innovation = rng.normal(0, serial_sd * np.sqrt(1 - serial_rho**2), n)
+        shock[0] = rng.normal(0, serial_sd)
+        for i in range(1, n):
+            shock[i] = serial_rho * shock[i - 1] + innovation[i]
+        rate = 0.03 * np.exp(confounding * 0.5 * z[a] + rng.normal(0, account_sd))
+        mu = followers * rate * np.exp(np.log(within_rate_ratio) * flag + shock)
+        likes = nb2_draw(rng, mu, alpha)
+        start = pd.Timestamp("2023-01-01", tz="UTC")
+        taken = start + pd.to_timedelta(np.sort(rng.uniform(0, 365 * 86400, n)), unit="s")
+        ids = [f"{account}-{i}" for i in range(n)]
+        all_features.append(pd.DataFrame({"account": account, "post_id": ids, "status": "ok",
+                                           "sim.flag1": pd.array(flag, dtype="boolean")}))
+        all_posts.append(pd.DataFrame({
+            "account": account, "post_id": ids, "shortcode": ids, "taken_at": taken,
+            "likes": pd.array(likes, dtype="Int64"),
+            "comments": pd.array(nb2_draw(rng, 0.02 * likes + 0.5, 0.5), dtype="Int64"),
+            "caption": "", "hashtags": [[] for _ in range(n)], "media_type": "image",
+            "media": [[f"raw/{account}/{i}.jpg"] for i in ids], "followers": followers,
+            "source": "table"}))
+    return coerce_posts(pd.concat(all_posts, ignore_index=True)), pd.concat(all_features, ignore_index=True)

@@ -16,6 +16,7 @@ writes png (300 dpi), svg and pdf.
 In a notebook: ``display(fig)``; to keep it: ``save_figure(fig, "reports/a/figures", "heatmap")``.
 """
 
+from .accounts import estimand_comparison, forest_by_account
 from .features import category_figure, feature_figure, primary_feature_figures, smoother_figure
 from .posts import engagement_over_time, posts_grid
 from .results import correlation_heatmap, forest_plot
@@ -28,7 +29,9 @@ __all__ = [
     "category_figure",
     "correlation_heatmap",
     "engagement_over_time",
+    "estimand_comparison",
     "feature_figure",
+    "forest_by_account",
     "forest_plot",
     "house_rc",
     "house_style",

@@ -12,8 +12,9 @@
 ``run_batch("accounts.txt", settings)`` does that for every account of a file and compares them;
 ``run_demo(settings)`` is the whole flow on the bundled sample.
 
-Modules: `execute` (papermill, the kernel, HTML export, the secret scan), `notebook` (helpers
-the notebooks call) and `batch` (one account, many accounts, the demo).
+Modules: `execute` (papermill, the kernel, HTML export, the secret scan), `notebook` (settings
+and outputs of a notebook run), `describe` (result tables in words) and `batch` (one account,
+many accounts, the demo).
 """
 
 from .batch import (
@@ -27,6 +28,15 @@ from .batch import (
     run_batch,
     run_demo,
 )
+from .describe import (
+    describe_correlations,
+    describe_estimands,
+    describe_meta,
+    describe_model,
+    findings_per_account,
+    joint_model_missing,
+    significant_features,
+)
 from .execute import (
     KERNEL_NAME,
     NOTEBOOKS,
@@ -35,16 +45,7 @@ from .execute import (
     export_html,
     notebooks_dir,
 )
-from .notebook import (
-    ReportOutputs,
-    describe_correlations,
-    describe_model,
-    joint_model_missing,
-    notebook_settings,
-    read_tables,
-    save_table,
-    significant_features,
-)
+from .notebook import ReportOutputs, notebook_settings, read_tables, save_table
 
 __all__ = [
     "COMPARE_DIR",
@@ -56,7 +57,10 @@ __all__ = [
     "check_no_secrets",
     "compare_accounts",
     "describe_correlations",
+    "describe_estimands",
+    "describe_meta",
     "describe_model",
+    "findings_per_account",
     "execute_notebook",
     "export_html",
     "joint_model_missing",

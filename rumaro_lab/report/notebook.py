@@ -1,18 +1,20 @@
 """Helpers the notebooks call, so that each of their cells stays one line.
 
-`notebook_settings` resolves the parameters cell's folders, `ReportOutputs` saves figures and
-tables beside the report, and the ``describe_*`` functions turn result tables into the sentences
-a reader sees.
+`notebook_settings` resolves the parameters cell's folders and `ReportOutputs` saves figures and
+tables beside the report; the ``describe_*`` functions that turn result tables into the sentences
+a reader sees are in `rumaro_lab.report.describe`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import RumaroError
 from ..fileio import write_csv
 from ..settings import Settings
 
@@ -56,6 +58,24 @@ def notebook_settings(
                     cache_dir=where(cache_dir), models_dir=where(models_dir), workers=workers)
 
 
+#: environment variable naming the formats every report figure is saved in (default: all)
+FORMATS_VARIABLE = "RUMARO_FIGURE_FORMATS"
+
+
+def figure_formats() -> tuple[str, ...]:
+    """Formats of report figures: ``RUMARO_FIGURE_FORMATS`` (e.g. ``png``, or ``png,svg``) when
+    set, else png, svg and pdf. A batch of many accounts can save only png (the kernels inherit
+    the variable), which halves the time spent writing figures."""
+    from ..figures import FORMATS
+
+    chosen = [f.strip() for f in os.environ.get(FORMATS_VARIABLE, "").split(",") if f.strip()]
+    wrong = [f for f in chosen if f not in FORMATS]
+    if wrong:
+        raise RumaroError(f"{FORMATS_VARIABLE}: unknown figure format(s) {', '.join(wrong)}",
+                          hint=f"use {', '.join(FORMATS)}, comma-separated")
+    return tuple(chosen) or tuple(FORMATS)
+
+
 class ReportOutputs:
     """Where one notebook run keeps its figures and tables: ``folder/figures``, ``folder/tables``.
 
@@ -68,15 +88,16 @@ class ReportOutputs:
     ((1, 1), ['t.csv'])
     """
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, formats: Sequence[str] | None = None):
         self.folder = Path(folder)
         self.figures = self.folder / "figures"
         self.tables = self.folder / "tables"
+        self.formats = tuple(formats) if formats is not None else figure_formats()
 
     def figure(self, fig, name: str):
         from ..figures import save_figure
 
-        save_figure(fig, self.figures, name)
+        save_figure(fig, self.figures, name, formats=self.formats)
         return fig
 
     def table(self, table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -87,90 +108,3 @@ class ReportOutputs:
 def read_tables(written: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
     """The CSV tables `analysis.analyze_accounts` wrote (name -> path), read back as DataFrames."""
     return {name: pd.read_csv(path) for name, path in written.items()}
-
-
-def _fmt(value: object, digits: int = 2) -> str:
-    return "n/a" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
-
-
-def _feature_rows(table: pd.DataFrame, features: Iterable[str] | None) -> pd.DataFrame:
-    rows = table[table["term"].notna()]
-    if "role" in rows:
-        rows = rows[rows["role"].astype(str) == "feature"]
-    else:
-        rows = rows[~rows["term"].astype(str).str.lower().isin(["intercept", "const"])]
-    if features is not None:
-        prefixes = tuple(features)
-        rows = rows[rows["term"].astype(str).map(lambda t: t.startswith(prefixes))]
-    return rows
-
-
-def describe_model(table: pd.DataFrame, q_threshold: float = 0.05, features: Iterable[str] | None = None) -> str:
-    """Markdown sentences saying which feature terms of a `fit_model` table stand out, for a reader."""
-    if table is None or table.empty or table["term"].isna().all():
-        note = table["note"].dropna().iloc[0] if table is not None and "note" in table and table["note"].notna().any() else ""
-        return f"This model could not be fitted with these posts. {note}".strip()
-    rows = _feature_rows(table, features)
-    q = pd.to_numeric(rows.get("q_value"), errors="coerce")
-    hits = rows[q < q_threshold]
-    name = str(table["model"].dropna().iloc[0]) if "model" in table and table["model"].notna().any() else "model"
-    n = table["n"].dropna().iloc[0] if "n" in table and table["n"].notna().any() else None
-    head = f"**{name}** model on {int(n) if n is not None else 'the'} posts, {len(rows)} feature terms: "
-    if hits.empty:
-        return head + (f"none stands out at q < {q_threshold:g} after correcting for multiple "
-                       "tests. With few posts that is the expected answer, not a proof of no effect.")
-    parts = []
-    for _, r in hits.sort_values("q_value").head(10).iterrows():
-        rr = r.get("rate_ratio")
-        if rr is not None and pd.notna(rr):
-            change = (float(rr) - 1) * 100
-            unit = str(r["scale"]) if pd.notna(r.get("scale")) else "per unit"
-            parts.append(f"- `{r['term']}`: rate ratio {_fmt(rr)} ({change:+.0f}%, {unit}; "
-                         f"95% CI {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}, q = {_fmt(r['q_value'], 3)})")
-        else:
-            parts.append(f"- `{r['term']}`: estimate {_fmt(r['estimate'])} (95% CI {_fmt(r['ci_low'])} "
-                         f"to {_fmt(r['ci_high'])}, q = {_fmt(r['q_value'], 3)})")
-    more = f"\n\n(and {len(hits) - 10} more)" if len(hits) > 10 else ""
-    return head + f"{len(hits)} stand out at q < {q_threshold:g}:\n\n" + "\n".join(parts) + more
-
-
-def joint_model_missing(table: pd.DataFrame) -> str | None:
-    """Why a joint model table holds no joint fit (Markdown), or ``None`` when it does.
-
-    The analysis falls back to one feature at a time (model name ``*_each``) when there are too
-    many terms for the posts, and writes a one-row table with a note when nothing could be fitted.
-    """
-    notes = table["note"].dropna().astype(str) if "note" in table else pd.Series(dtype=str)
-    if table.empty or table["term"].isna().all():
-        return "The joint model was not fitted: " + (notes.iloc[0] if len(notes) else "no usable posts.")
-    if "model" in table and table["model"].astype(str).str.endswith("_each").all():
-        reason = notes.iloc[0].split(";")[0] if len(notes) else "too many terms for the posts"
-        return f"The joint model was not fitted ({reason}); the one-feature-at-a-time model above is the answer."
-    return None
-
-
-def significant_features(table: pd.DataFrame, q_threshold: float = 0.05) -> int:
-    """How many feature terms of a model table have q < `q_threshold`."""
-    rows = _feature_rows(table, None)
-    return int((pd.to_numeric(rows.get("q_value"), errors="coerce") < q_threshold).sum())
-
-
-def describe_correlations(table: pd.DataFrame, q_threshold: float = 0.05, top: int = 5,
-                          method: str = "spearman") -> str:
-    """Markdown: the strongest correlations and how many survive the q-value threshold."""
-    if table is None or table.empty or "estimate" not in table:
-        return "No correlations could be computed."
-    if "method" in table and (table["method"] == method).any():
-        table = table[table["method"] == method]
-    table = table.dropna(subset=["estimate"])
-    if table.empty:
-        return "No correlations could be computed."
-    est = pd.to_numeric(table["estimate"], errors="coerce")
-    q = pd.to_numeric(table["q_value"], errors="coerce")
-    ranked = table.assign(_abs=est.abs()).sort_values("_abs", ascending=False).head(top)
-    lines = [f"- `{r['feature']}` vs {r['outcome']}: {_fmt(r['estimate'])} (q = {_fmt(r['q_value'], 3)})"
-             for _, r in ranked.iterrows()]
-    return (f"{int((q < q_threshold).sum())} of {len(table)} feature-outcome pairs ({method}) have "
-            f"q < {q_threshold:g}. The strongest associations:\n\n" + "\n".join(lines))
-
-
