@@ -98,6 +98,29 @@ def disagreement(reference: list[int], answers: list[int | None], rows: list[int
             "D": round(differ / n, 4) if n else None, "D_ci95": proportion_ci(differ, n)}
 
 
+LABELS = Path(__file__).resolve().parent / "labels" / "emotion_interfaces_cc0.csv"
+
+
+def labelled_accuracy(names: list[str], reference: list[int], answers: list[int | None]) -> dict:
+    """Top-1 accuracy against the by-eye labels, bare model vs extractor, paired on the faces."""
+    labels = {Path(row.split(",")[0]).stem: row.split(",")[1]
+              for row in LABELS.read_text().splitlines()[1:]}
+    rows = [i for i, name in enumerate(names) if labels.get(name[:3]) in EMOTIONS]
+    truth = [EMOTIONS.index(labels[names[i][:3]]) for i in rows]
+    bare = [reference[i] == t for i, t in zip(rows, truth, strict=True)]
+    extr = [answers[i] == t for i, t in zip(rows, truth, strict=True)]  # a missed face counts as wrong
+    n = len(rows)
+    diff = np.asarray(extr, float) - np.asarray(bare, float)
+    half = 1.96 * diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+    return {"n": n, "bare_model": round(sum(bare) / n, 4), "extractor": round(sum(extr) / n, 4),
+            "bare_ci95": proportion_ci(sum(bare), n), "extractor_ci95": proportion_ci(sum(extr), n),
+            "difference_points": round(100 * diff.mean(), 1),
+            "difference_ci95_points": [round(100 * (diff.mean() - half), 1),
+                                       round(100 * (diff.mean() + half), 1)],
+            "extractor_right_bare_wrong": int((diff > 0).sum()),
+            "bare_right_extractor_wrong": int((diff < 0).sum())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3],
@@ -110,6 +133,7 @@ def main() -> None:
     reference_ex.ensure_ready()
     crops = haar_crops(sorted((SHARED_DATA / "interfaces_cc0").glob("*.jpg")))
     reference = [bare_top1(reference_ex, c) for _, _, c in crops]
+    names = [name for name, _, _ in crops]
     tune = [i for i, (name, _, _) in enumerate(crops) if int(name[:3]) % 2 == 0]
     test = [i for i, (name, _, _) in enumerate(crops) if int(name[:3]) % 2 == 1]
     context = [cv2.resize(img, (1080, 1080), interpolation=cv2.INTER_CUBIC) for _, img, _ in crops]
@@ -128,6 +152,9 @@ def main() -> None:
             "in_context": {"tune_even": disagreement(reference, in_context, tune),
                            "test_odd": disagreement(reference, in_context, test),
                            "all": disagreement(reference, in_context, list(range(len(crops))))},
+            "accuracy_on_labels": {
+                "placed_in_frame": labelled_accuracy(names, reference, placed),
+                "in_context": labelled_accuracy(names, reference, in_context)},
         }
     chosen = min(by_margin, key=lambda m: by_margin[m]["placed_in_frame"]["tune_even"]["differ"]
                  + by_margin[m]["in_context"]["tune_even"]["differ"])
@@ -137,6 +164,8 @@ def main() -> None:
         "reference_top1_counts": {EMOTIONS[k]: reference.count(k) for k in sorted(set(reference))},
         "default": make_extractor("emotion").config["crop"],
         "by_variant": by_margin,
+        "labels": {"file": str(LABELS.relative_to(LABELS.parents[2])),
+                   "counted": "happy / neutral faces (ambiguous left out), with mirrors"},
         "chosen_on_tune_half": chosen,
         "chosen_test_half": {k: by_margin[chosen][k]["test_odd"] for k in ("placed_in_frame", "in_context")},
         "seconds": round(time.perf_counter() - start, 1),
