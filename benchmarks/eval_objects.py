@@ -5,7 +5,8 @@ test images, public-domain photos, the SpaceX account, clothing photos, CC0 port
 COCO labels a person sees in them (`expected`), labels that would also be fair to report
 (`acceptable`: small, partly hidden or ambiguous things) and the number of clearly visible people.
 
-For each detector that is built (nanodet always; centernet if you opted in) and each score
+For each detector that is built (nanodet, as its default int8 build and as the float model;
+centernet if you opted in) and each score
 threshold it prints, as JSON:
 - recall: expected (image, label) pairs found / expected pairs;
 - false_positives: (image, label) pairs reported that are neither expected nor acceptable
@@ -90,12 +91,14 @@ def main() -> None:
 
     results = {"images": len(rows), "labels_file": str(args.labels.relative_to(HERE.parent)),
                "detectors": {}}
-    for detector in ("nanodet", "centernet"):
-        extractor = Objects(settings, detector=detector, min_score=min(THRESHOLDS))
+    variants = {"nanodet": ("nanodet", True), "nanodet_float": ("nanodet", False),
+                "centernet": ("centernet", False)}
+    for variant, (detector, int8) in variants.items():
+        extractor = Objects(settings, detector=detector, int8=int8, min_score=min(THRESHOLDS))
         try:
             extractor.ensure_ready()
         except ModelMissingError as exc:
-            results["detectors"][detector] = {"available": False, "reason": str(exc)}
+            results["detectors"][variant] = {"available": False, "reason": str(exc)}
             continue
         extractor.detect(images[0])  # warm-up
         detections, times = [], []
@@ -103,8 +106,9 @@ def main() -> None:
             started = time.perf_counter()
             detections.append(extractor.detect(rgb))
             times.append((time.perf_counter() - started) * 1000)
-        results["detectors"][detector] = {
+        results["detectors"][variant] = {
             "available": True,
+            "model": extractor.model,
             "default_min_score": extractor_default(detector),
             "ms_per_image_median": round(statistics.median(times), 1),
             "by_threshold": [score(rows, detections, t) for t in THRESHOLDS],

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,7 +71,8 @@ def test_second_build_is_a_fast_no_op(settings):
 
 def test_opt_in_models_are_not_wanted_by_default(tmp_path):
     settings = _copy_models_dir(tmp_path)
-    assert wanted_models(settings) == ["movenet-multipose", "nanodet", "nsfwjs-mobilenet-v2"]
+    assert wanted_models(settings) == ["movenet-multipose", "nanodet", "nanodet-int8",
+                                      "nsfwjs-mobilenet-v2"]
     assert "centernet" in wanted_models(settings, include=["centernet"])
     with pytest.raises(RumaroError, match="unknown model"):
         wanted_models(settings, include=["yolo"])
@@ -156,3 +158,15 @@ def test_cli_lists_and_reports_missing_models(tmp_path, capsys):
     assert main(["--models-dir", str(settings.models_dir), "models", "add", "mine", str(model),
                  "--license", "CC0-1.0"]) == 0
     assert "mine" in json.loads((Path(settings.models_dir) / "user.json").read_text())["models"]
+
+
+def test_int8_calibration_is_the_sample_through_the_extractors_preprocessing(tmp_path):
+    from rumaro_lab.modelstore.build import calibration_inputs
+    from rumaro_lab.modelstore.registry import read_sources
+
+    spec = read_sources(_copy_models_dir(tmp_path))["models"]["nanodet-int8"]
+    assert spec["derived_from"] == "nanodet" and spec["format"] == "int8"
+    x = calibration_inputs(spec)
+    assert x.shape[0] >= 50 and x.shape[1:] == (3, 416, 416) and x.dtype == np.float32
+    # NanoDet's own normalisation (mean / std per BGR channel), not RGB / 255
+    assert x.min() < -1.0 and x.max() > 1.0 and abs(float(x.mean())) < 1.0

@@ -106,3 +106,34 @@ def test_centernet_is_opt_in(tmp_path):
     extractor = Objects(Settings(_env_file=None, models_dir=models), detector="centernet")
     with pytest.raises(ModelMissingError, match="--with centernet"):
         extractor.ensure_ready()
+
+
+def test_int8_build_gives_the_float_models_answers(objects, test_data):
+    """The default int8 NanoDet (make models' quantized build) against the float model on real
+    photos: the same people, every confident float label found again with a close score."""
+    assert objects.model == "nanodet-int8"
+    float_model = Objects(objects.settings, int8=False)
+    assert float_model.model == "nanodet"
+    paths = sorted((test_data / "pd_demo_images").iterdir()) + sorted(
+        (test_data / "interfaces_cc0").glob("*.jpg"))[:8] + [
+        test_data / "mmpose_keypoints" / "coco" / "000000000785.jpg"]
+    differences = []
+    for path in paths:
+        rgb = load_image(path).rgb
+        int8 = {d["label"]: d["score"] for d in objects.detect(rgb)}
+        full = {d["label"]: d["score"] for d in float_model.detect(rgb)}
+        assert ("person" in int8) == ("person" in full), path.name
+        for label, score in full.items():
+            if score >= 0.5:
+                assert label in int8 and abs(int8[label] - score) <= 0.1, (path.name, label)
+        differences += [abs(int8[label] - full[label]) for label in set(int8) & set(full)]
+    assert len(differences) >= 15 and float(np.mean(differences)) <= 0.05
+
+
+def test_int8_model_is_built_from_the_float_one_and_recorded(objects):
+    manifest = json.loads((Path(objects.settings.models_dir) / "manifest.json").read_text())
+    entry = manifest["models"]["nanodet-int8"]
+    assert entry["derived_from"] == "nanodet"
+    assert entry["quantization"]["ops"] == ["Conv"]
+    assert entry["quantization"]["images"] >= 50  # the bundled sample photos
+    assert entry["quantization"]["worst_output_correlation"] >= 0.8

@@ -14,7 +14,10 @@ and this package never imports it. The build
    computed on a fixed public-domain image): conversions are not byte-reproducible, so builds are
    compared by outputs, not by file hashes;
 4. writes ``models/NAME.onnx`` and ``models/manifest.json`` (package, version, sha256 of each
-   file, origin and license of each model, build time).
+   file, origin and license of each model, build time);
+5. derives the ``"format": "int8"`` models from their float model (`quantize`): static int8
+   quantization with ``quantize_onnx.py`` in the build venv, calibrated on the bundled sample
+   photos through the extractor's own pre-processing, then the same golden check.
 
 A second call is a fast no-op when the manifest matches sources.json and every file's sha256 is
 intact. At run time `locate_model` returns a model's path after checking its sha256; a missing or
@@ -54,6 +57,49 @@ log = logging.getLogger(__name__)
 def converter_script() -> Path:
     """convert_tfjs.py, the converter run inside the build venv (never imported here)."""
     return Path(str(resources.files("rumaro_lab.modelstore") / "convert_tfjs.py"))
+
+
+def build_script(name: str) -> Path:
+    """A script of this folder that runs inside the build venv (never imported here)."""
+    return Path(str(resources.files("rumaro_lab.modelstore") / name))
+
+
+def calibration_inputs(spec: dict[str, Any]) -> np.ndarray:
+    """Model inputs for int8 calibration: the bundled sample photos through the extractor's own
+    pre-processing (``"calibration": "module:function"`` in sources.json, one image -> [1, ...])."""
+    import importlib
+
+    from ..images import load_image
+    from ..posts.importing import sample_dir
+
+    module, function = spec["quantize"]["calibration"].split(":")
+    prepare = getattr(importlib.import_module(module), function)
+    photos = sorted(sample_dir().rglob("*.jpg"))
+    if not photos:
+        raise ModelBuildError("no sample photos to calibrate the int8 models with",
+                              hint="reinstall the package (the sample is package data)")
+    return np.concatenate([prepare(load_image(path).rgb) for path in photos])
+
+
+def quantize(python: Path, name: str, spec: dict[str, Any], models_dir: Path, out_dir: Path) -> dict:
+    """Build the int8 model `name` from its float model (already in `models_dir`)."""
+    calibration = out_dir / f"{name}.calibration.npy"
+    np.save(calibration, calibration_inputs(spec))
+    options = spec["quantize"]
+    command = [str(python), str(build_script("quantize_onnx.py")),
+               "--model", str(models_dir / f"{spec['derived_from']}.onnx"),
+               "--out", str(out_dir / f"{name}.onnx"), "--calibration", str(calibration),
+               "--ops", *options["ops"]]
+    command += ["--per-channel"] if options.get("per_channel") else []
+    command += ["--reduce-range"] if options.get("reduce_range") else []
+    result = subprocess.run(command, capture_output=True, text=True)
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not reports:
+        raise ModelBuildError(f"int8 quantization of {name} failed: {result.stderr.strip()[-1500:]}",
+                              hint="delete models/build/venv and run `make models` again")
+    log.info("quantized %s in %ss (worst output correlation with the float model %.3f on %d images)",
+             name, reports[0]["seconds"], reports[0]["worst_output_correlation"], reports[0]["images"])
+    return reports[0]
 
 
 def wanted_models(settings: Settings, include: Iterable[str] = ()) -> list[str]:
@@ -205,9 +251,15 @@ def build_models(
     unpacked = build_dir / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     tarballs = []
-    for key in dict.fromkeys(sources["models"][n]["package"] for n in wanted):
+    derived = [n for n in wanted if sources["models"][n]["format"] == "int8"]
+    converted = [n for n in wanted if n not in derived]
+    missing_bases = {sources["models"][n]["derived_from"] for n in derived} - set(converted)
+    if missing_bases:
+        raise ModelBuildError(f"int8 models need their float models {sorted(missing_bases)}",
+                              hint="check sources.json: derived_from must name a converted model")
+    for key in dict.fromkeys(sources["models"][n]["package"] for n in converted):
         tarballs.append(tarball := _fetch_package(build_dir, sources["packages"][key]))
-        _extract(tarball, {n: sources["models"][n] for n in wanted
+        _extract(tarball, {n: sources["models"][n] for n in converted
                            if sources["models"][n]["package"] == key}, unpacked / key)
     python = _build_venv(build_dir, sources["build_environment"])
 
@@ -218,11 +270,11 @@ def build_models(
 
     out_dir = build_dir / "out"
     shutil.rmtree(out_dir, ignore_errors=True)
-    log.info("converting %s (tfjs -> SavedModel -> ONNX opset %s) ...", ", ".join(wanted),
+    log.info("converting %s (tfjs -> SavedModel -> ONNX opset %s) ...", ", ".join(converted),
              sources["build_environment"]["opset"])
     command = [str(python), str(converter_script()), "--out-dir", str(out_dir),
                "--inputs-dir", str(inputs_dir), "--opset", str(sources["build_environment"]["opset"])]
-    for name in wanted:
+    for name in converted:
         spec = sources["models"][name]
         folder = unpacked / spec["package"] / (spec.get("path") or "package/models")
         command += ["--model", f"{name}:{spec.get('tolerance', 1e-4)}:{spec['format']}:{folder}"]
@@ -235,14 +287,16 @@ def build_models(
             reports[report["model"]] = report
             log.info("converted %s in %ss: ONNX vs original graph max |diff| %.2g",
                      report["model"], report["seconds"], report["max_abs_diff"])
-    if result.returncode != 0 or set(reports) != set(wanted):
+    if result.returncode != 0 or set(reports) != set(converted):
         raise ModelBuildError(
             f"model conversion failed: {result.stderr.strip()[-1500:]}",
             hint="see docs/models.md (conversion pitfalls); delete models/build/venv to rebuild it",
         )
 
     entries: dict[str, Any] = {}
-    for name in wanted:
+    for name in converted + derived:  # an int8 model is quantized from its float model, built first
+        if name in derived:
+            reports[name] = quantize(python, name, sources["models"][name], models_dir, out_dir)
         built = out_dir / f"{name}.onnx"
         if write_golden_outputs:
             log.info("writing golden outputs of %s to %s", name, write_golden(name, built, settings))
@@ -261,9 +315,13 @@ def build_models(
             "license": spec.get("license"),
             "license_note": spec.get("license_note", ""),
             "opt_in": spec.get("opt_in", False),
-            "fidelity_max_abs_diff": reports[name]["max_abs_diff"],
             "golden_max_abs_diff": golden_diff,
         }
+        if name in derived:
+            entries[name]["derived_from"] = spec["derived_from"]
+            entries[name]["quantization"] = {**spec["quantize"], **reports[name]}
+        else:
+            entries[name]["fidelity_max_abs_diff"] = reports[name]["max_abs_diff"]
     write_json(models_dir / MANIFEST_FILE, {
         "packages": sources["packages"],
         "build_environment": sources["build_environment"],
