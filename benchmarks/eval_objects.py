@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rumaro_lab.errors import ModelMissingError
 from rumaro_lab.extractors.objects import Objects
+from rumaro_lab.extractors.packaged_models import SHARED_SIDE, fit_within
 from rumaro_lab.images import load_image
 from rumaro_lab.settings import Settings
 
@@ -86,7 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     data = args.shared_dir / "data"
     rows = read_labels(args.labels)
-    images = [load_image(data / row["image"]).rgb for row in rows]
+    # what `Objects.extract` looks at: the shared 640-px copy of each photo
+    images = [fit_within(load_image(data / row["image"]).rgb, SHARED_SIDE) for row in rows]
     settings = Settings(_env_file=None, models_dir=HERE.parent / "models")
 
     results = {"images": len(rows), "labels_file": str(args.labels.relative_to(HERE.parent)),
