@@ -182,3 +182,20 @@ def test_nudenet_is_optional_and_says_how_to_install():
     assert availability.ok is package_available("nudenet")
     if not availability.ok:
         assert "make nsfw-parts" in availability.reason and "AGPL" in availability.reason
+
+
+def test_racy_int8_build_gives_the_float_score(extractors, test_data):
+    """OpenNSFW's int8 build (the default, made by `make models`) against the wheel's float model
+    on real photos: the same score within a few hundredths."""
+    int8 = extractors["racy"]
+    assert int8.config["int8"] is True
+    full = make_extractor("racy", int8=False)
+    full.ensure_ready()
+    paths = sorted((test_data / "interfaces_cc0").glob("*.jpg")) + sorted(
+        (test_data / "pd_demo_images").iterdir())
+    differences = []
+    for path in paths:
+        small = load_image(path).rgb
+        differences.append(abs(int8.nsfw(small) - full.nsfw(small)))
+    assert len(differences) >= 15
+    assert max(differences) <= 0.08 and float(np.mean(differences)) <= 0.02

@@ -72,7 +72,7 @@ def test_second_build_is_a_fast_no_op(settings):
 def test_opt_in_models_are_not_wanted_by_default(tmp_path):
     settings = _copy_models_dir(tmp_path)
     assert wanted_models(settings) == ["movenet-multipose", "nanodet", "nanodet-int8",
-                                      "nsfwjs-mobilenet-v2"]
+                                      "nsfwjs-mobilenet-v2", "open-nsfw-int8"]
     assert "centernet" in wanted_models(settings, include=["centernet"])
     with pytest.raises(RumaroError, match="unknown model"):
         wanted_models(settings, include=["yolo"])

@@ -67,13 +67,10 @@ def build_script(name: str) -> Path:
 def calibration_inputs(spec: dict[str, Any]) -> np.ndarray:
     """Model inputs for int8 calibration: the bundled sample photos through the extractor's own
     pre-processing (``"calibration": "module:function"`` in sources.json, one image -> [1, ...])."""
-    import importlib
-
     from ..images import load_image
     from ..posts.importing import sample_dir
 
-    module, function = spec["quantize"]["calibration"].split(":")
-    prepare = getattr(importlib.import_module(module), function)
+    prepare = _resolve(spec["quantize"]["calibration"])
     photos = sorted(sample_dir().rglob("*.jpg"))
     if not photos:
         raise ModelBuildError("no sample photos to calibrate the int8 models with",
@@ -81,17 +78,35 @@ def calibration_inputs(spec: dict[str, Any]) -> np.ndarray:
     return np.concatenate([prepare(load_image(path).rgb) for path in photos])
 
 
+def _resolve(reference: str) -> Any:
+    """``"module:attribute"`` -> the attribute (imported lazily: build code imports no extractor)."""
+    import importlib
+
+    module, attribute = reference.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def float_source(spec: dict[str, Any], models_dir: Path) -> Path:
+    """The float model an int8 model is made from: a model built here (``derived_from``) or a
+    file shipped in an installed wheel (``derived_from_file``: a function returning its
+    sha256-checked path)."""
+    if spec.get("derived_from"):
+        return models_dir / f"{spec['derived_from']}.onnx"
+    return Path(_resolve(spec["derived_from_file"])())
+
+
 def quantize(python: Path, name: str, spec: dict[str, Any], models_dir: Path, out_dir: Path) -> dict:
-    """Build the int8 model `name` from its float model (already in `models_dir`)."""
+    """Build the int8 model `name` from its float model (see `float_source`)."""
     calibration = out_dir / f"{name}.calibration.npy"
     np.save(calibration, calibration_inputs(spec))
     options = spec["quantize"]
     command = [str(python), str(build_script("quantize_onnx.py")),
-               "--model", str(models_dir / f"{spec['derived_from']}.onnx"),
+               "--model", str(float_source(spec, models_dir)),
                "--out", str(out_dir / f"{name}.onnx"), "--calibration", str(calibration),
                "--ops", *options["ops"]]
     command += ["--per-channel"] if options.get("per_channel") else []
     command += ["--reduce-range"] if options.get("reduce_range") else []
+    command += ["--opset", str(options["opset"])] if options.get("opset") else []
     result = subprocess.run(command, capture_output=True, text=True)
     reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not reports:
@@ -253,7 +268,7 @@ def build_models(
     tarballs = []
     derived = [n for n in wanted if sources["models"][n]["format"] == "int8"]
     converted = [n for n in wanted if n not in derived]
-    missing_bases = {sources["models"][n]["derived_from"] for n in derived} - set(converted)
+    missing_bases = {sources["models"][n].get("derived_from") for n in derived} - set(converted) - {None}
     if missing_bases:
         raise ModelBuildError(f"int8 models need their float models {sorted(missing_bases)}",
                               hint="check sources.json: derived_from must name a converted model")
@@ -318,7 +333,7 @@ def build_models(
             "golden_max_abs_diff": golden_diff,
         }
         if name in derived:
-            entries[name]["derived_from"] = spec["derived_from"]
+            entries[name]["derived_from"] = spec.get("derived_from") or spec["derived_from_file"]
             entries[name]["quantization"] = {**spec["quantize"], **reports[name]}
         else:
             entries[name]["fidelity_max_abs_diff"] = reports[name]["max_abs_diff"]

@@ -48,6 +48,7 @@ def golden_inputs(settings: Settings) -> dict[str, np.ndarray]:
         "centernet": resample(rgb, 512)[None].astype(np.float32),
         "faceres": resample(face, 224)[None].astype(np.float32),
         "nsfwjs-mobilenet-v2": (resample(rgb, 224).astype(np.float32) / 255.0)[None],
+        "open-nsfw-int8": (resample(rgb, 224)[..., ::-1].astype(np.float32) - 110.0)[None].copy(),
     }
 
 
