@@ -12,11 +12,12 @@
 2. **mixed_39 + interfaces_cc0** (benchmarks/labels/photo_type.csv: 39 varied images from
    ../shared/data + 100 CC0 portraits), the earlier benchmark, to check nothing regressed.
 
-    .venv/bin/python benchmarks/eval_photo_type.py
+    .venv/bin/python benchmarks/eval_photo_type.py [--pose-backend mediapipe|movenet]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -67,14 +68,15 @@ def feed_eval(table: pd.DataFrame, without_graphic: pd.DataFrame) -> dict:
     }
 
 
-def earlier_set() -> dict:
+def earlier_set(extractors=None) -> dict:
     from rumaro_lab.extractors.runner import extract_images
     from rumaro_lab.settings import Settings
 
     labels = pd.read_csv(LABELS_CSV)
     settings = Settings(_env_file=None, cache_dir=Path(__file__).resolve().parents[1] / ".cache"
                         / "bench", workers=2)
-    table = extract_images([SHARED_DATA / p for p in labels["path"]], settings, progress=False)
+    table = extract_images([SHARED_DATA / p for p in labels["path"]], settings,
+                           extractors=extractors, progress=False)
     labels["predicted"] = table["photo_type.label"].astype(str).values
     portraits = labels["source"] == "interfaces_cc0"
     mixed = labels[~portraits]
@@ -85,12 +87,18 @@ def earlier_set() -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pose-backend", choices=("mediapipe", "movenet"), default=None,
+                        help="pose's backend (default: pose's own default)")
+    args = parser.parse_args()
     start = time.perf_counter()
-    off = [n for n in DEFAULT_EXTRACTORS if n != "photo_type"]
+    pose = make_extractor("pose", **({"backend": args.pose_backend} if args.pose_backend else {}))
+    default = [pose if n == "pose" else n for n in DEFAULT_EXTRACTORS]
+    off = [n for n in default if n != "photo_type"]
     off.append(make_extractor("photo_type", rules=RULE_OFF))
-    result = {"benchmark": "photo_type",
-              "feed_eval": feed_eval(feed_eval_table(), feed_eval_table(off)),
-              "earlier": earlier_set()}
+    result = {"benchmark": "photo_type", "pose_backend": pose.config["backend"],
+              "feed_eval": feed_eval(feed_eval_table(default), feed_eval_table(off)),
+              "earlier": earlier_set(default)}
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=2, default=str))
 

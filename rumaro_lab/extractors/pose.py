@@ -14,7 +14,8 @@ the "bodies" were hallucinated on scenery (an airplane in the sky had 17 keypoin
 Features (``pose.*``; all but ``detected`` and ``visible_keypoints`` are null when no pose is
 detected):
 
-- ``detected``; ``visible_keypoints`` (0..33); ``mean_visibility``;
+- ``detected``; ``visible_keypoints`` (0..33; 0..17 with ``backend="movenet"``); ``mean_visibility``
+  (over the keypoints the backend has: 33, or MoveNet's 17);
 - ``full_body_visible``: head (nose), a hip, a knee and an ankle all visible;
 - ``posture``: standing | sitting | lying | unknown, from the torso's angle to the vertical and
   the thighs' angle (`posture`), thresholds in `RULES`;
@@ -200,7 +201,7 @@ def describe(kp: np.ndarray, aspect: float, rules: Mapping[str, float] = RULES) 
 class Pose(Extractor):
     """Body keypoints, posture, arms raised, facing camera, person mask (MediaPipe Pose)."""
 
-    name, version = "pose", "2"
+    name, version = "pose", "3"
     features = {
         "detected": binary("a body is detected (enough visible keypoints and person mask)"),
         "full_body_visible": binary("head, a hip, a knee and an ankle are all visible",
@@ -215,8 +216,10 @@ class Pose(Extractor):
                                   unit="degrees"),
         "body_share": continuous("share of the frame covered by the person mask",
                                  unit="fraction of image area"),
-        "visible_keypoints": count("visible keypoints (of 33)", unit="keypoints", role="diagnostic"),
-        "mean_visibility": continuous("mean keypoint visibility", unit="0..1", role="diagnostic"),
+        "visible_keypoints": count("visible keypoints (of 33; of 17 with backend movenet)",
+                                   unit="keypoints", role="diagnostic"),
+        "mean_visibility": continuous("mean keypoint visibility (over the backend's 33 or 17)",
+                                      unit="0..1", role="diagnostic"),
     }
     artifacts = {
         "keypoints": artifact("keypoints", "33 [x, y, visibility] in MediaPipe's order, 0..1 of the frame"),
@@ -259,17 +262,20 @@ class Pose(Extractor):
         if kp is None:
             return {"detected": False, "visible_keypoints": 0}
         rules = self.rules
+        movenet = self.config["backend"] == "movenet"
         n_visible = int((kp[:, 2] >= rules["min_visibility"]).sum())
         # MoveNet has 17 keypoints to MediaPipe's 33 (5 on the head to 11): the same share
         needed = rules["min_visible_keypoints"] * (
-            len(COCO_TO_MEDIAPIPE) / len(KEYPOINTS) if self.config["backend"] == "movenet" else 1)
+            len(COCO_TO_MEDIAPIPE) / len(KEYPOINTS) if movenet else 1)
         if n_visible < needed:
             return {"detected": False, "visible_keypoints": n_visible}
         body_share = float(mask.mean()) if mask is not None else None
         if body_share is not None and body_share < rules["min_body_share"]:
             return {"detected": False, "visible_keypoints": n_visible}
+        # over the keypoints the backend has: the 16 places MoveNet leaves empty are not zeros
+        own = kp[list(COCO_TO_MEDIAPIPE), 2] if movenet else kp[:, 2]
         out: Features = {"detected": True, "visible_keypoints": n_visible,
-                         "mean_visibility": float(kp[:, 2].mean()), "body_share": body_share}
+                         "mean_visibility": float(own.mean()), "body_share": body_share}
         out.update(describe(kp, image.width / image.height, rules))
         out["keypoints"] = np.round(kp, 4).tolist()
         if mask is not None:
