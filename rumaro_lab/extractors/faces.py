@@ -11,14 +11,28 @@ detectors run on the same downscaled image (long side ``max_side`` px) and their
   ../shared/data/interfaces_cc0 are missed by full range alone, 1 by the merged pair); its
   scores are thresholded at ``short_range_min_confidence`` (0.7): its false positives on
   textures score up to ~0.68, its real faces >= ~0.77 (LFW subset);
-- *tiles*: when no face of at least ``tile_skip_face_share`` of the frame was found, the
+- *tiles*: when no face of at least ``tile_skip_face_share`` (3 %) of the frame was found, the
   full-range model also runs on four overlapping quarter tiles (threshold
   ``tile_min_confidence``). It looks at 192 px, so the 20-30 px faces of full-body and group
   shots in a 640 px image shrink to a few pixels; tiles double them (COCO face recall 0.11 ->
-  0.33, benchmarks/eval_faces.py). Portraits skip the tiles (4 model calls saved).
+  0.33, benchmarks/eval_faces.py). Portraits skip the tiles (4 model calls saved): their faces
+  are 4-33 % of the frame in the 100 CC0 portraits. Group shots whose nearest face is 1-3 % of
+  the frame still get them (version 2 skipped from 1 % and missed the faces behind).
 
 Boxes cut by a tile border come back as smaller partial faces: a box mostly inside a kept box is
 dropped as well (`merge_boxes`).
+
+**Confirmation.** Every model call (full range, short range, each tile) is a *view*. A face seen
+by a second view (an overlapping box of the other model or of another tile, at any score >=
+``confirm_min_confidence``, 0.3) is kept at the thresholds above. A face seen by one view only is
+*verified*: the short-range model runs once more on a square crop ``verify_crop`` (3) times the
+box's size, centred on it, where a real face fills a third of the crop as in a selfie. The face
+is kept only when that finds it again at >= ``verify_min_confidence`` (0.7, the short-range
+threshold). Shoes, a cap, a wheel hub, lanterns and a panda's face that fooled one view score
+0-0.6 there; real faces 0.70-0.94 (LFW, interfaces_cc0, COCO, OCHuman, garment photos of
+clothing_small_cc0; benchmarks/eval_faces.py). False faces that two views agree on (a hand, a
+dandelion head, half-masked faces) stay. It costs one short-range call per unconfirmed face
+(0.13 per feed_eval image).
 
 "No face" is a normal answer: ``count`` 0 and every per-face feature null.
 
@@ -105,7 +119,7 @@ def merge_boxes(boxes: list[list[float]], iou_threshold: float,
 class Faces(Extractor):
     """Face count, size and position (MediaPipe BlazeFace, full + short range)."""
 
-    name, version = "faces", "2"
+    name, version = "faces", "3"
     features = {
         "any": binary("at least one face is visible (the published 'faces' estimand)",
                       role="primary"),
@@ -118,8 +132,9 @@ class Faces(Extractor):
     artifacts = {"boxes": artifact("face_boxes", "face boxes [x, y, w, h, score], 0..1 of the frame,"
                                    " largest first")}
     default_config = {"min_confidence": 0.5, "max_side": 640, "nms_iou": 0.3, "tiles": True,
-                      "tile_min_confidence": 0.7, "tile_skip_face_share": 0.01, "short_range": True,
-                      "short_range_min_confidence": 0.7}
+                      "tile_min_confidence": 0.7, "tile_skip_face_share": 0.03, "short_range": True,
+                      "short_range_min_confidence": 0.7, "confirm_min_confidence": 0.3,
+                      "verify": True, "verify_crop": 3.0, "verify_min_confidence": 0.7}
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
@@ -130,57 +145,104 @@ class Faces(Extractor):
         import mediapipe as mp
 
         detection = mp.solutions.face_detection
-        conf = self.config["min_confidence"]
-        self._detectors = [detection.FaceDetection(model_selection=1, min_detection_confidence=conf)]
-        if self.config["short_range"]:
-            self._detectors.append(
-                detection.FaceDetection(model_selection=0, min_detection_confidence=min(conf, 0.5))
-            )
+        # Raw detections down to confirm_min_confidence: a weak second view confirms a face.
+        raw = min(self.config["min_confidence"], self.config["confirm_min_confidence"])
+        self._full = detection.FaceDetection(model_selection=1, min_detection_confidence=raw)
+        self._short = None
+        if self.config["short_range"] or self.config["verify"]:
+            self._short = detection.FaceDetection(model_selection=0, min_detection_confidence=raw)
 
     def _run(self, detector, rgb: np.ndarray, window: tuple[float, float, float, float],
-             min_score: float, boxes: list[list[float]]) -> None:
+             view: str, found: list[dict]) -> None:
         """Detect in `rgb`, the part `window` (x0, y0, x1, y1 in 0..1) of the frame."""
         if min(rgb.shape[:2]) < MIN_SIDE:  # MediaPipe refuses empty crops (tiles of tiny images)
             return
         wx0, wy0, wx1, wy1 = window
         sx, sy = wx1 - wx0, wy1 - wy0
         for det in detector.process(np.ascontiguousarray(rgb)).detections or []:
-            score = float(det.score[0])
-            if score < min_score:
-                continue
             rel = det.location_data.relative_bounding_box
             # Boxes may poke out of the frame: clip them to it.
             x1, y1 = max(0.0, wx0 + rel.xmin * sx), max(0.0, wy0 + rel.ymin * sy)
             x2 = min(1.0, wx0 + (rel.xmin + rel.width) * sx)
             y2 = min(1.0, wy0 + (rel.ymin + rel.height) * sy)
             if x2 > x1 and y2 > y1:
-                boxes.append([x1, y1, x2 - x1, y2 - y1, score])
+                found.append({"box": [x1, y1, x2 - x1, y2 - y1], "score": float(det.score[0]),
+                              "view": view})
 
-    def detect(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[list[float]]:
-        """Merged face boxes [x, y, w, h, score] (0..1 of the frame), largest first.
+    def _same_face(self, a: list[float], b: list[float]) -> bool:
+        """The merge rule: two boxes overlap enough to be one face."""
+        a_, b_ = np.asarray(a), np.asarray(b)
+        return iou(a_, b_) >= self.config["nms_iou"] or overlap_of_smaller(a_, b_) >= 0.5
 
-        `small` is `rgb` already scaled to ``max_side`` (the copy other extractors share)."""
+    def _verify(self, small: np.ndarray, box: list[float]) -> float:
+        """Short-range score of the face at `box` in a square crop `verify_crop` times its size."""
+        h, w = small.shape[:2]
+        side = self.config["verify_crop"] * max(box[2] * w, box[3] * h)
+        cx, cy = (box[0] + box[2] / 2) * w, (box[1] + box[3] / 2) * h
+        x0, x1 = int(max(0, cx - side / 2)), int(min(w, cx + side / 2))
+        y0, y1 = int(max(0, cy - side / 2)), int(min(h, cy + side / 2))
+        found: list[dict] = []
+        self._run(self._short, small[y0:y1, x0:x1], (x0 / w, y0 / h, x1 / w, y1 / h), "verify", found)
+        return max((f["score"] for f in found if self._same_face(f["box"], box)), default=0.0)
+
+    def _accept(self, small: np.ndarray, raw: list[dict]) -> list[dict]:
+        """Candidates over their view's threshold, confirmed by another view or verified."""
+        cfg = self.config
+        floor = {"full": cfg["min_confidence"], "short": cfg["short_range_min_confidence"]}
+        accepted = []
+        for face in raw:
+            if face["score"] < floor.get(face["view"], cfg["tile_min_confidence"]):
+                continue
+            if "status" not in face or face["status"] == "rejected":
+                confirmed = any(
+                    other["view"] != face["view"]
+                    and other["score"] >= cfg["confirm_min_confidence"]
+                    and self._same_face(other["box"], face["box"]) for other in raw)
+                if confirmed:
+                    face["status"] = "confirmed"
+                elif not cfg["verify"]:
+                    face["status"] = "unverified"
+                elif "verified" not in face:
+                    face["verified"] = self._verify(small, face["box"])
+                    face["status"] = ("verified" if face["verified"] >= cfg["verify_min_confidence"]
+                                      else "rejected")
+            if face["status"] != "rejected":
+                accepted.append(face)
+        return accepted
+
+    def detect_views(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[dict]:
+        """Every raw detection: ``box`` [x, y, w, h] (0..1 of the frame), ``score``, ``view``
+        (full, short, tile0..3) and ``status`` (confirmed, verified, rejected, unverified) for
+        those over their view's threshold, ``kept`` for the ones left after merging."""
         if small is None:
             small = fit_within(rgb, self.config["max_side"])
-        boxes: list[list[float]] = []
-        full = self._detectors[0]
-        self._run(full, small, (0.0, 0.0, 1.0, 1.0), self.config["min_confidence"], boxes)
-        if len(self._detectors) > 1:
-            self._run(self._detectors[1], small, (0.0, 0.0, 1.0, 1.0),
-                      self.config["short_range_min_confidence"], boxes)
-        largest = max((b[2] * b[3] for b in boxes), default=0.0)
+        raw: list[dict] = []
+        self._run(self._full, small, (0.0, 0.0, 1.0, 1.0), "full", raw)
+        if self.config["short_range"]:
+            self._run(self._short, small, (0.0, 0.0, 1.0, 1.0), "short", raw)
+        accepted = self._accept(small, raw)
+        largest = max((f["box"][2] * f["box"][3] for f in accepted), default=0.0)
         if self.config["tiles"] and largest < self.config["tile_skip_face_share"]:
             # The full-range model looks at 192 px: faces of full-body shots (~4 % of the
             # width) shrink to a few pixels. Four overlapping quarter tiles double their size.
             # Skipped when a big face was found already (portraits: saves 4 model calls).
             h, w = small.shape[:2]
-            for y0, y1 in ((0.0, 0.6), (0.4, 1.0)):
-                for x0, x1 in ((0.0, 0.6), (0.4, 1.0)):
+            for i, (y0, y1) in enumerate(((0.0, 0.6), (0.4, 1.0))):
+                for j, (x0, x1) in enumerate(((0.0, 0.6), (0.4, 1.0))):
                     tile = small[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)]
-                    self._run(full, tile, (x0, y0, x1, y1),
-                              self.config["tile_min_confidence"], boxes)
-        merged = merge_boxes(boxes, self.config["nms_iou"])
-        return sorted(merged, key=lambda b: -b[2] * b[3])
+                    self._run(self._full, tile, (x0, y0, x1, y1), f"tile{2 * i + j}", raw)
+            accepted = self._accept(small, raw)
+        boxes = [[*f["box"], f["score"], k] for k, f in enumerate(accepted)]
+        for _, _, _, _, _, k in merge_boxes(boxes, self.config["nms_iou"]):
+            accepted[k]["kept"] = True
+        return raw
+
+    def detect(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[list[float]]:
+        """Merged face boxes [x, y, w, h, score] (0..1 of the frame), largest first.
+
+        `small` is `rgb` already scaled to ``max_side`` (the copy other extractors share)."""
+        kept = [[*f["box"], f["score"]] for f in self.detect_views(rgb, small) if f.get("kept")]
+        return sorted(kept, key=lambda b: -b[2] * b[3])
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
