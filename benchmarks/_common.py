@@ -44,11 +44,13 @@ class BenchStats(Extractor):
                 "width": image.width, "height": image.height}
 
 
-def build_account(settings, account: str, n_posts: int, source: Path) -> int:
+def build_account(settings, account: str, n_posts: int, source: Path, first: int = 0) -> int:
     """`n_posts` single-image posts from the jpgs in `source`, each file distinct in bytes.
 
     Copies are tagged after the JPEG end marker (decoders ignore it), so every post has its own
-    sha256 and a cold run really computes every image, as with a real account.
+    sha256 and a cold run really computes every image, as with a real account. `first` is the
+    number of posts already made from `source` for other accounts of the same run: numbering
+    continues from there, so no two accounts share a file either.
     """
     images = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not images:
@@ -57,12 +59,13 @@ def build_account(settings, account: str, n_posts: int, source: Path) -> int:
     raw.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n_posts):
-        src = images[i % len(images)]
+        k = first + i
+        src = images[k % len(images)]
         target = raw / f"{i:05d}{src.suffix.lower()}"
-        if i < len(images):
+        if k < len(images):
             shutil.copyfile(src, target)
         else:
-            target.write_bytes(src.read_bytes() + f"rumaro-bench-{i}".encode())
+            target.write_bytes(src.read_bytes() + f"rumaro-bench-{k}".encode())
         rows.append({"account": account, "post_id": str(i), "likes": i, "comments": i // 10,
                      "media_type": "image",
                      "media": [target.relative_to(settings.data_dir).as_posix()]})

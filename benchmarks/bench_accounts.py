@@ -26,35 +26,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO  # noqa: E402
+from _common import REPO, build_account  # noqa: E402
 from bench_local import make_photos  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS  # noqa: E402
 from rumaro_lab.extractors.runner import extract_account, extract_accounts  # noqa: E402
-from rumaro_lab.posts.schema import write_posts  # noqa: E402
 from rumaro_lab.settings import Settings  # noqa: E402
 
 
-def make_accounts(settings: Settings, photos: list[Path], layout: dict[str, int]) -> list[str]:
-    """Accounts named in `layout` (name -> posts), together 200 posts of distinct files."""
-    k = 0
+def make_accounts(settings: Settings, photos: Path, layout: dict[str, int]) -> list[str]:
+    """Accounts named in `layout` (name -> posts) from the photos in `photos`, no file shared."""
+    made = 0
     for account, n in layout.items():
-        raw = settings.raw_dir(account)
-        raw.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for i in range(n):
-            source = photos[k % len(photos)]
-            target = raw / f"{i:04d}.jpg"
-            target.write_bytes(source.read_bytes() + f"rumaro-bench-{k}".encode())
-            k += 1
-            rows.append({"account": account, "post_id": str(i), "likes": i, "comments": 0,
-                         "media_type": "image",
-                         "media": [target.relative_to(settings.data_dir).as_posix()]})
-        write_posts(pd.DataFrame(rows), settings.posts_path(account))
+        made += build_account(settings, account, n, photos, first=made)
     return list(layout)
 
 
@@ -79,8 +65,8 @@ def main() -> None:
         photos = make_photos(tmp / "photos", 24)
         settings = Settings(_env_file=None, data_dir=tmp / "data", models_dir=REPO / "models",
                             workers=args.workers, cache_dir=tmp / "cache0")
-        single = make_accounts(settings, photos, {"big": 200})
-        many = make_accounts(settings, photos, {f"acc{i:02d}": 10 for i in range(20)})
+        single = make_accounts(settings, photos[0].parent, {"big": 200})
+        many = make_accounts(settings, photos[0].parent, {f"acc{i:02d}": 10 for i in range(20)})
 
         def fresh(label: str) -> Settings:
             shutil.rmtree(tmp / label, ignore_errors=True)

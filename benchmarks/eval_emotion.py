@@ -30,6 +30,7 @@ out) and all; the variant with the fewest disagreements on the even half is name
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -103,8 +104,8 @@ LABELS = Path(__file__).resolve().parent / "labels" / "emotion_interfaces_cc0.cs
 
 def labelled_accuracy(names: list[str], reference: list[int], answers: list[int | None]) -> dict:
     """Top-1 accuracy against the by-eye labels, bare model vs extractor, paired on the faces."""
-    labels = {Path(row.split(",")[0]).stem: row.split(",")[1]
-              for row in LABELS.read_text().splitlines()[1:]}
+    with LABELS.open(newline="") as f:
+        labels = {Path(row["image"]).stem: row["label"] for row in csv.DictReader(f)}
     rows = [i for i, name in enumerate(names) if labels.get(name[:3]) in EMOTIONS]
     truth = [EMOTIONS.index(labels[names[i][:3]]) for i in rows]
     bare = [reference[i] == t for i, t in zip(rows, truth, strict=True)]

@@ -45,9 +45,11 @@ def main() -> None:
     smalls = [fit_within(load_image(p).rgb, SHARED_SIDE) for p in photos]
     racy = {True: make_extractor("racy", int8=True), False: make_extractor("racy", int8=False)}
     objects = {True: make_extractor("objects", int8=True), False: make_extractor("objects", int8=False)}
-    for extractor in (*racy.values(), *objects.values()):
-        extractor.ensure_ready()
-        extractor.nsfw(smalls[0]) if extractor.name == "racy" else extractor.detect(smalls[0])
+    for int8 in (True, False):  # load the models and warm them up
+        racy[int8].ensure_ready()
+        racy[int8].nsfw(smalls[0])
+        objects[int8].ensure_ready()
+        objects[int8].detect(smalls[0])
     scores = {True: [], False: []}
     labels = {True: [], False: []}
     ms = {("racy", True): [], ("racy", False): [], ("objects", True): [], ("objects", False): []}

@@ -54,19 +54,16 @@ from .registry import BUILD_DIR, MANIFEST_FILE, read_manifest, read_sources
 log = logging.getLogger(__name__)
 
 
-def converter_script() -> Path:
-    """convert_tfjs.py, the converter run inside the build venv (never imported here)."""
-    return Path(str(resources.files("rumaro_lab.modelstore") / "convert_tfjs.py"))
-
-
 def build_script(name: str) -> Path:
     """A script of this folder that runs inside the build venv (never imported here)."""
     return Path(str(resources.files("rumaro_lab.modelstore") / name))
 
 
 def calibration_inputs(spec: dict[str, Any]) -> np.ndarray:
-    """Model inputs for int8 calibration: the bundled sample photos through the extractor's own
-    pre-processing (``"calibration": "module:function"`` in sources.json, one image -> [1, ...])."""
+    """Model inputs for int8 calibration: the bundled sample photos, each as the shared 640-px
+    copy every extractor starts from, through the extractor's own pre-processing
+    (``"calibration": "module:function"`` in sources.json, one picture -> [1, ...])."""
+    from ..extractors.packaged_models import SHARED_SIDE, fit_within
     from ..images import load_image
     from ..posts.importing import sample_dir
 
@@ -75,7 +72,7 @@ def calibration_inputs(spec: dict[str, Any]) -> np.ndarray:
     if not photos:
         raise ModelBuildError("no sample photos to calibrate the int8 models with",
                               hint="reinstall the package (the sample is package data)")
-    return np.concatenate([prepare(load_image(path).rgb) for path in photos])
+    return np.concatenate([prepare(fit_within(load_image(path).rgb, SHARED_SIDE)) for path in photos])
 
 
 def _resolve(reference: str) -> Any:
@@ -287,7 +284,7 @@ def build_models(
     shutil.rmtree(out_dir, ignore_errors=True)
     log.info("converting %s (tfjs -> SavedModel -> ONNX opset %s) ...", ", ".join(converted),
              sources["build_environment"]["opset"])
-    command = [str(python), str(converter_script()), "--out-dir", str(out_dir),
+    command = [str(python), str(build_script("convert_tfjs.py")), "--out-dir", str(out_dir),
                "--inputs-dir", str(inputs_dir), "--opset", str(sources["build_environment"]["opset"])]
     for name in converted:
         spec = sources["models"][name]

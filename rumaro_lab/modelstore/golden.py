@@ -41,10 +41,11 @@ def golden_inputs(settings: Settings) -> dict[str, np.ndarray]:
         return img[rows][:, cols]
 
     face = rgb[8:120, 72:184]  # the astronaut's face and shoulders
+    nanodet = (resample(rgb, 416).astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
     return {
         "movenet-multipose": rgb[None].astype(np.int32),
-        "nanodet": (resample(rgb, 416).astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy(),
-        "nanodet-int8": (resample(rgb, 416).astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy(),
+        "nanodet": nanodet,
+        "nanodet-int8": nanodet,
         "centernet": resample(rgb, 512)[None].astype(np.float32),
         "faceres": resample(face, 224)[None].astype(np.float32),
         "nsfwjs-mobilenet-v2": (resample(rgb, 224).astype(np.float32) / 255.0)[None],
