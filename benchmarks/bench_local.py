@@ -12,6 +12,8 @@ group, scenery, other, graphic), centre-cropped to Instagram's shapes, alternate
    LiteRT ``invoke``: the calls are timed in place by wrapping the loaded model objects). The
    *bare-model floor* is the sum of the model calls: what an image costs if nothing but the
    models ran. ``overhead_ratio`` = everything / floor.
+   ``person_gate_closed``: on how many photos the person gate skipped the person models
+   (`rumaro_lab.extractors.person_gate`).
 2. **Runner** (``extract_account``, cold cache, ``--workers`` processes, ``--posts`` posts made of
    those photos, each file distinct): images/s by the wall clock, and the CPU time of the whole
    run (this process + the worker processes' CPU on the images, which the runner reports, model
@@ -48,6 +50,7 @@ from _common import FEED_EVAL, REPO, build_account  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
 from rumaro_lab.extractors.packaged_models import shared_fit  # noqa: E402
+from rumaro_lab.extractors.person_gate import nobody_seen  # noqa: E402
 from rumaro_lab.extractors.plan import plan_extractors  # noqa: E402
 from rumaro_lab.images import load_image  # noqa: E402
 from rumaro_lab.settings import Settings  # noqa: E402
@@ -130,6 +133,7 @@ def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> 
         extractors[step.name] = ex
     per = {n: {"extract": [], "model": []} for n in extractors}
     decode, resize = [], []
+    gate_closed = 0
     for path in paths:
         for _ in range(repeat + 1):  # the first pass is a warm-up, not recorded
             t0 = time.process_time()
@@ -145,6 +149,8 @@ def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> 
                 step = plan.step(name)
                 deps[name] = ex.check_output(ex.extract(image, {d: deps[d] for d in step.deps}, {}))
                 row[name] = (time.process_time() - start, clocks[name][0])
+            if _ == 0:
+                gate_closed += nobody_seen(deps)
             if _ > 0:
                 decode.append(t1 - t0)
                 resize.append(t2 - t1)
@@ -158,6 +164,7 @@ def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> 
     return {"decode_and_hash_ms": ms(decode), "resize_640_ms": ms(resize),
             "extractors": stages, "bare_model_floor_ms": round(floor, 1),
             "everything_ms": round(total, 1), "overhead_ratio": round(total / floor, 3),
+            "person_gate_closed": f"{gate_closed} of {len(paths)} photos",
             "note": "mean CPU ms per image over the photos and repeats (one thread per model)"}
 
 

@@ -19,6 +19,11 @@ detectors run on the same downscaled image (long side ``max_side`` px) and their
   are 4-33 % of the frame in the 100 CC0 portraits. Group shots whose nearest face is 1-3 % of
   the frame still get them (version 2 skipped from 1 % and missed the faces behind).
 
+**Person gate.** When ``objects`` runs first (the default set) and saw no person box scoring
+0.2 or more, and the whole-frame views found no face, the tiles are not run (option
+``person_gate``; `rumaro_lab.extractors.person_gate`): on graphics, scenery and products they
+cost ~19 ms and found only false faces (benchmarks/eval_person_gate.py).
+
 Boxes cut by a tile border come back as smaller partial faces: a box mostly inside a kept box is
 dropped as well (`merge_boxes`).
 
@@ -61,6 +66,7 @@ from .packaged_models import (
     quiet_native_logs,
     shared_fit,
 )
+from .person_gate import nobody_seen
 from .schema import artifact, binary, continuous, count, largest_box
 
 #: images (or tiles) smaller than this many pixels on a side are not searched
@@ -119,7 +125,7 @@ def merge_boxes(boxes: list[list[float]], iou_threshold: float,
 class Faces(Extractor):
     """Face count, size and position (MediaPipe BlazeFace, full + short range)."""
 
-    name, version = "faces", "3"
+    name, version = "faces", "4"  # 4: the person gate (no tiles on photos of nobody)
     features = {
         "any": binary("at least one face is visible (the published 'faces' estimand)",
                       role="primary"),
@@ -134,7 +140,9 @@ class Faces(Extractor):
     default_config = {"min_confidence": 0.5, "max_side": 640, "nms_iou": 0.3, "tiles": True,
                       "tile_min_confidence": 0.7, "tile_skip_face_share": 0.03, "short_range": True,
                       "short_range_min_confidence": 0.7, "confirm_min_confidence": 0.3,
-                      "verify": True, "verify_crop": 3.0, "verify_min_confidence": 0.7}
+                      "verify": True, "verify_crop": 3.0, "verify_min_confidence": 0.7,
+                      "person_gate": True}
+    optional_requires = ("objects",)  # the person gate
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
@@ -210,10 +218,13 @@ class Faces(Extractor):
                 accepted.append(face)
         return accepted
 
-    def detect_views(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[dict]:
+    def detect_views(self, rgb: np.ndarray, small: np.ndarray | None = None,
+                     nobody: bool = False) -> list[dict]:
         """Every raw detection: ``box`` [x, y, w, h] (0..1 of the frame), ``score``, ``view``
         (full, short, tile0..3) and ``status`` (confirmed, verified, rejected, unverified) for
-        those over their view's threshold, ``kept`` for the ones left after merging."""
+        those over their view's threshold, ``kept`` for the ones left after merging.
+
+        `nobody`: another model saw no person; then the tiles run only when a face was found."""
         if small is None:
             small = fit_within(rgb, self.config["max_side"])
         raw: list[dict] = []
@@ -222,7 +233,8 @@ class Faces(Extractor):
             self._run(self._short, small, (0.0, 0.0, 1.0, 1.0), "short", raw)
         accepted = self._accept(small, raw)
         largest = max((f["box"][2] * f["box"][3] for f in accepted), default=0.0)
-        if self.config["tiles"] and largest < self.config["tile_skip_face_share"]:
+        if (self.config["tiles"] and largest < self.config["tile_skip_face_share"]
+                and not (nobody and not accepted)):
             # The full-range model looks at 192 px: faces of full-body shots (~4 % of the
             # width) shrink to a few pixels. Four overlapping quarter tiles double their size.
             # Skipped when a big face was found already (portraits: saves 4 model calls).
@@ -237,16 +249,19 @@ class Faces(Extractor):
             accepted[k]["kept"] = True
         return raw
 
-    def detect(self, rgb: np.ndarray, small: np.ndarray | None = None) -> list[list[float]]:
+    def detect(self, rgb: np.ndarray, small: np.ndarray | None = None,
+               nobody: bool = False) -> list[list[float]]:
         """Merged face boxes [x, y, w, h, score] (0..1 of the frame), largest first.
 
         `small` is `rgb` already scaled to ``max_side`` (the copy other extractors share)."""
-        kept = [[*f["box"], f["score"]] for f in self.detect_views(rgb, small) if f.get("kept")]
+        kept = [[*f["box"], f["score"]] for f in self.detect_views(rgb, small, nobody)
+                if f.get("kept")]
         return sorted(kept, key=lambda b: -b[2] * b[3])
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         self.ensure_ready()
-        boxes = self.detect(image.rgb, shared_fit(image, self.config["max_side"]))
+        nobody = bool(self.config["person_gate"]) and nobody_seen(deps)
+        boxes = self.detect(image.rgb, shared_fit(image, self.config["max_side"]), nobody)
         if not boxes:
             return {"any": False, "count": 0, "boxes": []}
         x, y, w, h, _ = boxes[0]

@@ -25,6 +25,9 @@ CenterNet, chosen on the hand-labelled benchmark):
 - ``count``: all detections; ``labels``: the distinct labels found, sorted, comma-separated;
 - ``FAMILY_count`` for each family of `FAMILIES` (accessories, sports, food, animals, vehicles,
   furniture, screens) and ``person_count``;
+- ``person_max_score``: the best person score of any box, also those under ``min_score`` (0.0
+  when the detector has no person candidate): the person gate of ``faces``, ``people`` and
+  ``pose`` (`rumaro_lab.extractors.person_gate`) reads it;
 - for each label of `KEY_LABELS`: ``LABEL`` (bool: found) and ``LABEL_score`` (best score; null
   when not found), label names with ``_`` for spaces (``wine_glass``, ``cell_phone``);
 - artifact ``detections``: ``[[label, score, x, y, w, h], ...]`` normalised to 0..1, best first.
@@ -123,7 +126,10 @@ def feature_name(label: str) -> str:
 def _features() -> dict[str, Feature]:
     out = {"count": count("objects detected (all COCO classes)", unit="objects"),
            "labels": text("the distinct labels found, sorted, comma-separated"),
-           "person_count": count("person boxes detected", unit="people", role="diagnostic")}
+           "person_count": count("person boxes detected", unit="people", role="diagnostic"),
+           "person_max_score": continuous(
+               "best person score of any box, also under min_score (0: no person candidate);"
+               " the person gate of faces, people and pose", unit="0..1", role="diagnostic")}
     out.update({f"{family}_count": count(f"{family} objects detected ({', '.join(members)})",
                                          unit="objects")
                 for family, members in FAMILIES.items()})
@@ -192,7 +198,8 @@ def nms(
 class Objects(Extractor):
     """COCO objects by family: accessories, sports, food, animals... (NanoDet, ONNX)."""
 
-    name, version = "objects", "3"  # 3: int8 NanoDet, input from the shared 640-px copy
+    # 3: int8 NanoDet, input from the shared 640-px copy; 4: person_max_score (the person gate)
+    name, version = "objects", "4"
     features = _features()
     artifacts = {"detections": artifact("detections", "[[label, score, x, y, w, h], ...], 0..1 of the frame,"
                                          " best first")}
@@ -235,6 +242,11 @@ class Objects(Extractor):
 
     def detect(self, rgb: np.ndarray) -> list[dict[str, Any]]:
         """Detections [{label, score, box: [x, y, w, h] in 0..1}], best first."""
+        return self.detect_with_person_score(rgb)[0]
+
+    def detect_with_person_score(self, rgb: np.ndarray) -> tuple[list[dict[str, Any]], float]:
+        """`detect`'s detections, and the best person score of any candidate box (also under
+        ``min_score``; 0.0 when there is none): the person gate (`person_gate`) reads it."""
         self.ensure_ready()
         height, width = rgb.shape[:2]
         size = self._size
@@ -242,11 +254,14 @@ class Objects(Extractor):
         if self.config["detector"] == "nanodet":
             outputs = self._session.run(None, {self._input: nanodet_input(rgb, size)})
             boxes, scores, classes = decode_nanodet(outputs, size, min_score)
+            # the person column of every level's class scores (already sigmoid)
+            person = max(float(o[0][:, 0].max()) for o in outputs if o.shape[-1] == len(COCO_LABELS))
             keep = nms(boxes, scores, classes, float(self.config["iou"]), per_class=True)
         else:
             resized = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
             (rows,) = self._session.run(None, {self._input: resized[None].astype(np.float32)})
             rows = rows[0]
+            person = float(max(rows[rows[:, 5] == 0, 4], default=0.0))
             rows = rows[(rows[:, 4] >= min_score) & np.isfinite(rows[:, 5])]
             boxes, scores, classes = rows[:, :4], rows[:, 4], rows[:, 5].astype(int)
             keep = nms(boxes, scores, classes, float(self.config["iou"]), per_class=False)
@@ -258,17 +273,18 @@ class Objects(Extractor):
                 "score": float(scores[i]),
                 "box": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
             })
-        return found
+        return found, person
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         # from the shared 640-px copy (area-averaged once per image): it aliases less than
         # stretching the full photo to 416 px, and is what the int8 build was calibrated on
-        found = self.detect(shared_fit(image, SHARED_SIDE))
+        found, person_max = self.detect_with_person_score(shared_fit(image, SHARED_SIDE))
         labels = [d["label"] for d in found]
         out: Features = {
             "count": len(found),
             "labels": ",".join(sorted(set(labels))),
             "person_count": labels.count("person"),
+            "person_max_score": round(person_max, 4),
             "detections": [[d["label"], round(d["score"], 3)] + [round(v, 4) for v in d["box"]]
                            for d in found],
         }

@@ -24,6 +24,10 @@ score >= ``min_keypoint_score``):
 - artifact ``boxes``: ``[[x, y, w, h, score], ...]`` normalised to 0..1, largest first;
 - artifact ``keypoints``: per person (same order) 17 ``[x, y, score]`` in COCO order.
 
+Person gate: when ``objects`` saw no person box scoring 0.2 or more and ``faces`` found no face,
+MoveNet is not run and the answer is "nobody" (count 0), as MoveNet's own would be on such a
+photo save for false people (`rumaro_lab.extractors.person_gate`; option ``person_gate``).
+
 >>> People.features["count"].kind, People.name
 ('count', 'people')
 """
@@ -38,6 +42,7 @@ import numpy as np
 
 from .base import Availability, Extractor, Features
 from .packaged_models import SHARED_SIDE, shared_fit
+from .person_gate import nobody_seen
 from .schema import artifact, binary, continuous, count, largest_box
 
 MODEL = "movenet-multipose"
@@ -107,7 +112,7 @@ def decode(
 class People(Extractor):
     """People count, sizes, full bodies, group (MoveNet MultiPose, ONNX)."""
 
-    name, version = "people", "3"
+    name, version = "people", "4"  # 4: the person gate
     features = {
         "count": count("people found (MoveNet MultiPose, at most 6)", unit="people", role="primary"),
         **largest_box("person's box", share="largest_share"),
@@ -128,7 +133,9 @@ class People(Extractor):
         "min_person_score": 0.2,
         "min_keypoint_score": 0.3,
         "group_min": 3,
+        "person_gate": True,
     }
+    optional_requires = ("objects", "faces")  # the person gate
 
     @classmethod
     def availability(cls, settings=None) -> Availability:
@@ -156,7 +163,8 @@ class People(Extractor):
 
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         # from the shared 640-px copy: a quarter of the cost of letterboxing the full photo
-        people = self.detect(shared_fit(image, SHARED_SIDE))
+        nobody = bool(self.config["person_gate"]) and nobody_seen(deps)
+        people = [] if nobody else self.detect(shared_fit(image, SHARED_SIDE))
         threshold = float(self.config["min_keypoint_score"])
         out: Features = {
             "count": len(people),

@@ -42,6 +42,10 @@ person mask comes from MediaPipe's selfie segmentation (~3 ms) kept inside that 
 by 10 % (alone it marks cups and birds as people; inside a box MoveNet drew it does not need
 to decide who is a person). The comparison of the two backends is benchmarks/eval_pose_backends.py.
 
+Person gate: when ``objects`` saw no person box scoring 0.2 or more and neither ``faces`` nor
+``people`` found anyone, MediaPipe Pose is not run and the answer is "not detected"
+(`rumaro_lab.extractors.person_gate`; option ``person_gate``).
+
 >>> RULES["min_visible_keypoints"], KEYPOINTS[0], len(KEYPOINTS)
 (8, 'nose', 33)
 """
@@ -59,6 +63,7 @@ from ..errors import RumaroError
 from .base import Availability, Extractor, Features
 from .faces import MIN_SIDE, mediapipe_availability
 from .packaged_models import fit_within, quiet_native_logs, shared_fit
+from .person_gate import nobody_seen
 from .schema import artifact, binary, category, continuous, count
 
 KEYPOINTS = (
@@ -201,7 +206,7 @@ def describe(kp: np.ndarray, aspect: float, rules: Mapping[str, float] = RULES) 
 class Pose(Extractor):
     """Body keypoints, posture, arms raised, facing camera, person mask (MediaPipe Pose)."""
 
-    name, version = "pose", "3"
+    name, version = "pose", "4"  # 4: the person gate
     features = {
         "detected": binary("a body is detected (enough visible keypoints and person mask)"),
         "full_body_visible": binary("head, a hip, a knee and an ankle are all visible",
@@ -225,9 +230,9 @@ class Pose(Extractor):
         "keypoints": artifact("keypoints", "33 [x, y, visibility] in MediaPipe's order, 0..1 of the frame"),
         "mask": artifact("mask", "person mask {w, h, bits}: packed bits, base64 (decode_mask)"),
     }
-    optional_requires = ("people",)
+    optional_requires = ("people", "faces", "objects")  # movenet's keypoints; the person gate
     default_config = {"backend": "mediapipe", "max_side": 640, "min_detection_confidence": 0.5,
-                      "mask_side": 64, "rules": None}
+                      "mask_side": 64, "rules": None, "person_gate": True}
     option_choices = {"backend": ("mediapipe", "movenet")}
 
     @classmethod
@@ -254,6 +259,8 @@ class Pose(Extractor):
         self.ensure_ready()
         small = np.ascontiguousarray(shared_fit(image, self.config["max_side"]))
         if min(small.shape[:2]) < MIN_SIDE:  # nothing to see, and MediaPipe dislikes it
+            return {"detected": False, "visible_keypoints": 0}
+        if self.config["person_gate"] and nobody_seen(deps):
             return {"detected": False, "visible_keypoints": 0}
         if self.config["backend"] == "movenet":
             kp, mask = self._from_people(deps, small)
