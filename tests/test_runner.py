@@ -409,3 +409,42 @@ def test_progress_bar_shows_rate_cache_hits_and_failures(settings, test_data, ca
     extract_images(paths, settings, extractors=[MeanColour], workers=1, progress=True)
     second = capsys.readouterr().err
     assert "3/3" in second and "cached=3" in second and "failed=0" in second
+
+
+PRELOAD_SCRIPT = """
+import sys
+from rumaro_lab.extractors.base import Extractor
+from rumaro_lab.extractors.runner import extract_images
+from rumaro_lab.extractors.schema import binary
+from rumaro_lab.settings import Settings
+
+
+class Runtimes(Extractor):
+    name, version = "runtimes", "1"
+    local = {local}
+    features = {{"preloaded": binary("onnxruntime and mediapipe imported before any model")}}
+
+    def extract(self, image, deps, post):
+        return {{"preloaded": all(m in sys.modules for m in ("onnxruntime", "mediapipe"))}}
+
+
+if __name__ == "__main__":
+    settings = Settings(_env_file=None, cache_dir={cache!r}, workers=2)
+    table = extract_images({images!r}, settings, extractors=[Runtimes], workers=2, progress=False)
+    print(sorted(set(table["runtimes.preloaded"].tolist())))
+"""
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_pool_workers_of_a_local_plan_start_with_the_model_runtimes_imported(
+        local, test_data, tmp_path):
+    """The forkserver imports onnxruntime/mediapipe once for all workers (~0.5 s CPU each saved)
+    when a local extractor runs, and not for a cloud-only plan. A fresh process: the forkserver
+    of this one may have started already."""
+    images = [str(p) for p in sorted((test_data / "interfaces_cc0").glob("*.jpg"))[:4]]
+    script = tmp_path / "preload.py"
+    script.write_text(PRELOAD_SCRIPT.format(local=local, cache=str(tmp_path / "cache"),
+                                            images=images))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    assert out.strip().splitlines()[-1] == str([local])

@@ -162,23 +162,40 @@ def _run_pool_chunk(jobs: list[Job]) -> list[JobResult]:
 
 
 def _chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
-    # Several images per task amortise inter-process traffic; small enough to balance load.
+    """Tasks of several images (they amortise inter-process traffic), then single images for
+    the last 2 x `workers` x size, so that the workers finish together instead of one waiting
+    out the other's last task.
+
+    >>> [len(c) for c in _chunks(list(range(20)), 1)]
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    >>> [len(c) for c in _chunks(list(range(200)), 2)]  # doctest: +ELLIPSIS
+    [6, 6, ..., 6, 2, 1, 1, ..., 1]
+    """
     size = max(1, min(8, len(jobs) // (workers * 16)))
-    return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    tail = min(len(jobs), 2 * workers * size) if size > 1 else 0
+    head = len(jobs) - tail
+    return ([list(jobs[i : min(head, i + size)]) for i in range(0, head, size)]
+            + [[job] for job in jobs[head:]])
 
 
 def _failed(jobs: Iterable[Job], message: str) -> list[JobResult]:
     return [JobResult(job.job_id, errors=dict.fromkeys(job.todo, message)) for job in jobs]
 
 
-def _mp_context():
+#: native model runtimes a forkserver imports once for all its workers when the plan has a
+#: local extractor (each worker would spend ~0.5 s CPU importing them itself)
+NATIVE_RUNTIMES = ("cv2", "onnxruntime", "mediapipe")
+
+
+def _mp_context(local: bool = False):
     # forkserver: workers start from a clean process (no inherited threads or locks), and with
     # the runner preloaded each one starts quickly. __main__ too, so that extractor classes
     # defined in a script can be unpickled in the workers. Started here, so that it ends when
     # this process does (`lifeline.guard_forkserver`, run when it preloads this module).
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["__main__", __name__])
+        # a missing runtime is skipped by multiprocessing (it ignores ImportError in preloads)
+        ctx.set_forkserver_preload(["__main__", __name__, *(NATIVE_RUNTIMES if local else ())])
         lifeline.start_forkserver()
         return ctx
     return multiprocessing.get_context("spawn")
@@ -188,7 +205,7 @@ def run_pool(
     jobs: Sequence[Job], plan: Plan, instances: Mapping[str, Extractor], workers: int
 ) -> Iterator[list[JobResult]]:
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(),
+        max_workers=workers, mp_context=_mp_context(any(s.local for s in plan.steps)),
         initializer=_init_pool_worker, initargs=(plan, dict(instances), os.getpid()),
     )
     try:
