@@ -183,7 +183,10 @@ def _failed(jobs: Iterable[Job], message: str) -> list[JobResult]:
 
 
 #: native model runtimes a forkserver imports once for all its workers when the plan has a
-#: local extractor (each worker would spend ~0.5 s CPU importing them itself)
+#: local extractor (each worker would spend ~0.5 s CPU importing them itself). Only modules
+#: that run no OpenCV code at import belong here: OpenCV's thread pool, once started in the
+#: forkserver, hangs every forked worker in cv2.setNumThreads (image_stats's colour table,
+#: computed at import, starts it; measured when preloading the extractors' modules was tried).
 NATIVE_RUNTIMES = ("cv2", "onnxruntime", "mediapipe")
 
 
