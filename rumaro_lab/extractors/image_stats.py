@@ -30,7 +30,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.cluster.vq import kmeans2
 
 from .base import Extractor, Features
 from .packaged_models import fit_within, shared_fit
@@ -94,6 +93,10 @@ def palette(pixels: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray,
     k = max(1, min(k, len(np.unique(packed))))
     if k == 1:
         return [(pixels.mean(axis=0), 1.0)]
+    # imported here: SciPy's clustering takes 0.4 s to import, which a run would otherwise spend
+    # while planning, before any worker starts
+    from scipy.cluster.vq import kmeans2
+
     centres, labels = kmeans2(pixels, k, minit="++", seed=np.random.default_rng(seed))
     counts = np.bincount(labels, minlength=k)
     order = np.argsort(-counts, kind="stable")
