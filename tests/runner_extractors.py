@@ -3,7 +3,7 @@
 They compute real things from real pixels, record every call (and every `setup`) as a line in
 ``calls_dir`` so tests can count calls across processes, and cover the cases the runner must
 handle: a dependency, a deliberately slow one, one that fails on a named image, one that depends
-on the failing one, and a cloud-like one that reports the settings it was given.
+on the failing one (and one that merely uses it when it is there), and a cloud-like one that reports the settings it was given.
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ class FragileChild(_Recording):
     def extract(self, image, deps, post):
         self._record("call")
         return {"double": 2 * deps["fragile"]["green_share"]}
+
+
+class FragileReader(_Recording):
+    """Uses `fragile` when it is there (an optional requirement), works without it."""
+
+    name, version = "fragile_reader", "1"
+    features = {"saw_fragile": binary("fragile's output was given (test)")}
+    optional_requires = ("fragile",)
+
+    def extract(self, image, deps, post):
+        self._record("call")
+        return {"saw_fragile": "fragile" in deps}
 
 
 class CaptionLength(_Recording):

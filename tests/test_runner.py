@@ -25,6 +25,7 @@ from runner_extractors import (
     FakeCloud,
     Fragile,
     FragileChild,
+    FragileReader,
     MeanColour,
     Slow,
     count_lines,
@@ -173,6 +174,32 @@ def test_truncated_image_and_failing_extractor_become_rows(settings, test_data):
     assert summary.failures == {"fragile": 1, "fragile_child": 1, "load": 2}
     assert "3 with failures" in str(summary)
     assert summary.post_status == {"ok": 3, "partial": 1, "error": 2}
+
+
+def test_a_failed_optional_dependency_is_absent_and_that_result_is_not_cached(
+        settings, test_data, tmp_path):
+    """An extractor that only *uses* another (optional_requires) still runs when that one
+    fails on an image, as in a run without it; its result there goes into the table but not
+    into the cache (whose key says the dependency was there), so the next run computes it."""
+    rows = make_account(settings, test_data, truncated=False)
+    bad_name = Path(rows[1]["media"][0]).name
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    extractors = [Fragile(fail_on=bad_name, calls_dir=str(calls)),
+                  FragileReader(calls_dir=str(calls)), FragileChild]
+    df = pd.read_parquet(extract_account(ACCOUNT, settings, extractors=extractors, workers=1).path)
+    failing = df.iloc[1]
+    assert failing["status"] == "partial"
+    assert failing["error"] == (f"fragile: ValueError: cannot handle {bad_name}; "
+                                "fragile_child: skipped: needs fragile, which failed")
+    assert failing["fragile_reader.saw_fragile"] == False  # noqa: E712 (pandas' NA-aware bool)
+    assert df.drop(index=1)["fragile_reader.saw_fragile"].all()
+    with FeatureCache(settings.cache_dir / "features.sqlite") as cache:
+        stored = cache.entries()
+    assert (stored["extractor"] == "fragile_reader").sum() == len(df) - 1
+    assert count_lines(calls, "fragile_reader") == len(df)
+    extract_account(ACCOUNT, settings, extractors=extractors, workers=1)
+    assert count_lines(calls, "fragile_reader") == len(df) + 1  # only the uncached one again
 
 
 # -- cache re-use --------------------------------------------------------------------------

@@ -53,6 +53,9 @@ class JobResult:
     errors: dict[str, str] = field(default_factory=dict)
     load_error: str | None = None
     decode_s: float = 0.0
+    #: computed without an optional dependency that failed on this image (or from such an
+    #: output): in the table, but not cached, since the cache key says the dependency was there
+    uncached: set[str] = field(default_factory=set)
     extract_s: dict[str, float] = field(default_factory=dict)
     cpu_s: float = 0.0  # CPU time of the worker process on this job (all its threads)
 
@@ -106,11 +109,15 @@ class Worker:
         outputs = dict(job.known)
         for name in job.todo:
             step = self.plan.step(name)
-            missing = [d for d in step.deps if d not in outputs]
+            missing = [d for d in step.requires if d not in outputs]
             if missing:
                 result.errors[name] = f"skipped: needs {', '.join(missing)}, which failed"
                 continue
-            deps = {d: outputs[d] for d in step.deps}
+            # an optional dependency that failed here is absent, as in a run without it (the
+            # person gate must not cost faces, people and pose when objects fails on a photo)
+            deps = {d: outputs[d] for d in step.deps if d in outputs}
+            if len(deps) < len(step.deps) or any(d in result.uncached for d in deps):
+                result.uncached.add(name)
             try:
                 inst = self.instance(name)
                 t0 = time.perf_counter()

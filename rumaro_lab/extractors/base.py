@@ -98,7 +98,8 @@ class Extractor(ABC):
     description: ClassVar[str] = ""
     #: extractors whose outputs `extract` needs (run first, passed in ``deps``)
     requires: ClassVar[tuple[str, ...]] = ()
-    #: extractors used when they are part of the run and available, ignored otherwise
+    #: extractors used when they are part of the run and available, ignored otherwise; one
+    #: that fails on an image is absent from ``deps`` there (and that result is not cached)
     optional_requires: ClassVar[tuple[str, ...]] = ()
     #: posts-table columns the output depends on (e.g. accessibility_caption)
     post_fields: ClassVar[tuple[str, ...]] = ()

@@ -181,7 +181,8 @@ def _merge(group: Group, result: JobResult, plan: Plan, stats: RunStats, entries
     for name, (features, raw) in result.computed.items():
         group.known[name] = features
         group.errors.pop(name, None)
-        entries.append((group.key(plan.step(name)), features, raw))
+        if name not in result.uncached:  # the next run computes the others again
+            entries.append((group.key(plan.step(name)), features, raw))
         stats.computed += 1
     for name, message in result.errors.items():
         group.errors[name] = message
