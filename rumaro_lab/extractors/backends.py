@@ -199,9 +199,11 @@ NATIVE_RUNTIMES = ("cv2", "onnxruntime", "mediapipe")
 
 def _mp_context(local: bool = False):
     # forkserver: workers start from a clean process (no inherited threads or locks), and with
-    # the runner preloaded each one starts quickly. __main__ too, so that extractor classes
-    # defined in a script can be unpickled in the workers. Started here, so that it ends when
-    # this process does (`lifeline.guard_forkserver`, run when it preloads this module).
+    # the runner preloaded each one starts quickly. "__main__" is asked for too, but Python
+    # 3.11's forkserver never receives the script's path, so each worker imports the script
+    # itself when it unpickles a class defined there (hence `if __name__ == "__main__":`).
+    # Started here, so that it ends when this process does (`lifeline.guard_forkserver`, run
+    # when it preloads this module).
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # a missing runtime is skipped by multiprocessing (it ignores ImportError in preloads)
