@@ -125,6 +125,19 @@ class FragileReader(_Recording):
         return {"saw_fragile": "fragile" in deps}
 
 
+class ReaderCloud(_Recording):
+    """A 'cloud' extractor (run in a later stage) that needs `fragile_reader`'s output."""
+
+    name, version = "reader_cloud", "1"
+    local = False
+    features = {"saw_fragile": binary("fragile_reader's answer, passed on (test)")}
+    requires = ("fragile_reader",)
+
+    def extract(self, image, deps, post):
+        self._record("call")
+        return {"saw_fragile": deps["fragile_reader"]["saw_fragile"]}
+
+
 class CaptionLength(_Recording):
     """Reads a post field: its output (and cache key) depends on the caption."""
 

@@ -27,6 +27,7 @@ from runner_extractors import (
     FragileChild,
     FragileReader,
     MeanColour,
+    ReaderCloud,
     Slow,
     count_lines,
     setups_per_process,
@@ -185,8 +186,9 @@ def test_a_failed_optional_dependency_is_absent_and_that_result_is_not_cached(
     bad_name = Path(rows[1]["media"][0]).name
     calls = tmp_path / "calls"
     calls.mkdir()
+    # reader_cloud runs in a later stage (cloud) on fragile_reader's output: not cached either
     extractors = [Fragile(fail_on=bad_name, calls_dir=str(calls)),
-                  FragileReader(calls_dir=str(calls)), FragileChild]
+                  FragileReader(calls_dir=str(calls)), FragileChild, ReaderCloud(calls_dir=str(calls))]
     df = pd.read_parquet(extract_account(ACCOUNT, settings, extractors=extractors, workers=1).path)
     failing = df.iloc[1]
     assert failing["status"] == "partial"
@@ -197,9 +199,12 @@ def test_a_failed_optional_dependency_is_absent_and_that_result_is_not_cached(
     with FeatureCache(settings.cache_dir / "features.sqlite") as cache:
         stored = cache.entries()
     assert (stored["extractor"] == "fragile_reader").sum() == len(df) - 1
-    assert count_lines(calls, "fragile_reader") == len(df)
+    assert (stored["extractor"] == "reader_cloud").sum() == len(df) - 1
+    assert failing["reader_cloud.saw_fragile"] == False  # noqa: E712
+    assert count_lines(calls, "fragile_reader") == count_lines(calls, "reader_cloud") == len(df)
     extract_account(ACCOUNT, settings, extractors=extractors, workers=1)
-    assert count_lines(calls, "fragile_reader") == len(df) + 1  # only the uncached one again
+    # only the uncached ones again
+    assert count_lines(calls, "fragile_reader") == count_lines(calls, "reader_cloud") == len(df) + 1
 
 
 # -- cache re-use --------------------------------------------------------------------------

@@ -44,6 +44,8 @@ class Job:
     todo: tuple[str, ...]
     known: dict[str, dict[str, Any]]
     data: bytes | None = None  # sent along to Dask workers, which may not see our disk
+    #: names in `known` computed without a failed optional requirement (an earlier stage)
+    uncached: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -107,6 +109,7 @@ class Worker:
             result.load_error = f"{job.label} changed during the run; run again"
             return result
         outputs = dict(job.known)
+        result.uncached = set(job.uncached)
         for name in job.todo:
             step = self.plan.step(name)
             missing = [d for d in step.requires if d not in outputs]

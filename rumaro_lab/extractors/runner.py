@@ -131,7 +131,7 @@ def _run_units(
             for g in groups.values():
                 if todo[id(g)] and g.load_error is None:
                     jobs.append(Job(len(jobs), g.label, str(g.path), g.sha256, g.post,
-                                     todo[id(g)], dict(g.known)))
+                                     todo[id(g)], dict(g.known), uncached=frozenset(g.uncached)))
                     job_groups.append(g)
                 elif todo[id(g)]:  # unreadable in an earlier stage
                     g.stages_left -= 1
@@ -181,7 +181,9 @@ def _merge(group: Group, result: JobResult, plan: Plan, stats: RunStats, entries
     for name, (features, raw) in result.computed.items():
         group.known[name] = features
         group.errors.pop(name, None)
-        if name not in result.uncached:  # the next run computes the others again
+        if name in result.uncached:  # the next run computes it again
+            group.uncached.add(name)
+        else:
             entries.append((group.key(plan.step(name)), features, raw))
         stats.computed += 1
     for name, message in result.errors.items():

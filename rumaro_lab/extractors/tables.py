@@ -65,6 +65,8 @@ class Group:
     config_hashes: dict[str, str]
     known: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: outputs in `known` computed without a failed optional requirement (never cached)
+    uncached: set[str] = field(default_factory=set)
     load_error: str | None = None
     stages_left: int = 0
 
