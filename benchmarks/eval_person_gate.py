@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FEED_EVAL, REPO, SHARED_DATA  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
-from rumaro_lab.extractors.person_gate import PERSON_GATE_SCORE  # noqa: E402
+from rumaro_lab.extractors.person_gate import PERSON_GATE_SCORE, nobody_seen  # noqa: E402
 from rumaro_lab.extractors.runner import extract_images  # noqa: E402
 from rumaro_lab.settings import Settings  # noqa: E402
 
@@ -118,9 +118,13 @@ def compare(name: str, paths: list[Path], labels: pd.DataFrame) -> dict:
 
 
 def _closed(on: pd.DataFrame) -> pd.Series:
-    """Where the gate skipped the person models: the gate's own rule on the gated run's columns."""
-    return ((on["objects.person_max_score"] < PERSON_GATE_SCORE)
-            & (on["faces.count"].fillna(0) == 0))
+    """Where the gate skipped the person models: `nobody_seen` itself on the gated run's columns
+    (what pose saw: objects, faces and people)."""
+    def deps(row) -> dict:
+        return {name: {key: _plain(row[f"{name}.{key}"])}
+                for name, key in (("objects", "person_max_score"), ("faces", "count"),
+                                  ("people", "count"))}
+    return pd.Series([nobody_seen(deps(row)) for _, row in on.iterrows()], index=on.index)
 
 
 def _same(a, b) -> bool:
