@@ -9,8 +9,13 @@
    mix (with a Wilson interval on the unweighted count), and the same with the graphic rule
    switched off (the rules before issue 16). The graphic thresholds (`photo_type.RULES`) were set on
    a separate synthetic set (docs/extractors.md) and are NOT tuned on feed_eval.
+   The close-up rule (``racy.closeup`` >= ``closeup_min``; the probe is trained on other photos,
+   benchmarks/train_closeup_probe.py): reported with the rule switched off too, and on the
+   even-numbered half alone, because its threshold (0.7) was chosen on the odd-numbered half
+   (the one of 0.5-0.9 that moved the most "other" photos out of scenery at the least cost there).
 2. **mixed_39 + interfaces_cc0** (benchmarks/labels/photo_type.csv: 39 varied images from
-   ../shared/data + 100 CC0 portraits), the earlier benchmark, to check nothing regressed.
+   ../shared/data + 100 CC0 portraits), the earlier benchmark, to check nothing regressed (also
+   with the close-up rule off).
 
     .venv/bin/python benchmarks/eval_photo_type.py [--pose-backend mediapipe|movenet]
 """
@@ -25,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,6 +41,7 @@ from rumaro_lab.extractors.photo_type import LABELS  # noqa: E402
 
 LABELS_CSV = Path(__file__).resolve().parent / "labels" / "photo_type.csv"
 RULE_OFF = {"graphic_min_text_share": 9.0, "graphic_text_share": 9.0}
+CLOSEUP_OFF = {"closeup_min": 9.0}
 
 
 def summarise(truth: pd.Series, predicted: pd.Series, weights: pd.Series | None = None) -> dict:
@@ -53,10 +60,20 @@ def summarise(truth: pd.Series, predicted: pd.Series, weights: pd.Series | None 
     return out
 
 
-def feed_eval(table: pd.DataFrame, without_graphic: pd.DataFrame) -> dict:
+def feed_eval(table: pd.DataFrame, without_graphic: pd.DataFrame,
+              without_closeup: pd.DataFrame) -> dict:
     truth, predicted = table["photo_type"], table["photo_type.label"]
     weights = truth.map(FEED_WEIGHTS)
     clear = ~table["note"].fillna("").str.contains("ambiguous:")
+    # the close-up threshold (RULES["closeup_min"]) was chosen on the odd-numbered half: the
+    # even half is the held-out check of that choice
+    even = table["file"].str.extract(r"(\d+)")[0].astype(int).mod(2).eq(0).to_numpy()
+    off = without_closeup["photo_type.label"]
+    views = table[truth.isin(["scenery", "other"])]
+    closeup = views["racy.closeup"].astype(float)
+    is_other = (views["photo_type"] == "other").to_numpy()
+    auc = mannwhitneyu(closeup[is_other], closeup[~is_other]).statistic / (
+        is_other.sum() * (~is_other).sum())
     errors = table.loc[truth != predicted, ["file", "photo_type", "photo_type.label",
                                             "photo_type.rule", "note"]]
     return {
@@ -64,6 +81,10 @@ def feed_eval(table: pd.DataFrame, without_graphic: pd.DataFrame) -> dict:
         "default_rules": summarise(truth, predicted, weights),
         "without_ambiguous_rows": summarise(truth[clear], predicted[clear]),
         "graphic_rule_off": summarise(truth, without_graphic["photo_type.label"], weights),
+        "closeup_rule_off": summarise(truth, off, weights),
+        "closeup_probe_auc_other_vs_scenery": {"n": int(len(views)), "auc": round(float(auc), 3)},
+        "even_half_held_out": {"closeup_rule": summarise(truth[even], predicted[even], weights[even]),
+                               "closeup_rule_off": summarise(truth[even], off[even], weights[even])},
         "errors": errors.values.tolist(),
     }
 
@@ -96,9 +117,12 @@ def main() -> None:
     default = [pose if n == "pose" else n for n in DEFAULT_EXTRACTORS]
     off = [n for n in default if n != "photo_type"]
     off.append(make_extractor("photo_type", rules=RULE_OFF))
+    no_closeup = [n for n in default if n != "photo_type"]
+    no_closeup.append(make_extractor("photo_type", rules=CLOSEUP_OFF))
     result = {"benchmark": "photo_type", "pose_backend": pose.config["backend"],
-              "feed_eval": feed_eval(feed_eval_table(default), feed_eval_table(off)),
-              "earlier": earlier_set(default)}
+              "feed_eval": feed_eval(feed_eval_table(default), feed_eval_table(off),
+                                     feed_eval_table(no_closeup)),
+              "earlier": earlier_set(default), "earlier_closeup_rule_off": earlier_set(no_closeup)}
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=2, default=str))
 

@@ -58,6 +58,17 @@ def test_photo_type_uses_people_and_objects_when_present():
     assert classify({"count": 0}, NO_POSE, None, None)[0] == "scenery"
 
 
+def test_photo_type_reads_the_closeup_probe_when_racy_ran():
+    at = RULES["closeup_min"]
+    nobody = {"count": 0}
+    assert classify(nobody, NO_POSE, None, None, racy={"closeup": at})[:2] == ("other", "other:closeup")
+    assert classify(nobody, NO_POSE, None, None, racy={"closeup": at - 0.01})[0] == "scenery"
+    assert classify(nobody, NO_POSE, None, None, racy={"closeup": None})[0] == "scenery"  # suggestive=False
+    # person evidence comes first: a close-up probability does not turn a portrait into "other"
+    face = {"count": 1, "largest_area_share": 0.05}
+    assert classify(face, NO_POSE, None, None, racy={"closeup": 0.99})[0] == "portrait"
+
+
 def test_photo_type_optional_deps_are_declared():
     ex = make_extractor("photo_type")
     assert set(ex.requires) == {"faces", "pose"}

@@ -170,3 +170,30 @@ def test_int8_calibration_is_the_sample_through_the_extractors_preprocessing(tmp
     assert x.shape[0] >= 50 and x.shape[1:] == (3, 416, 416) and x.dtype == np.float32
     # NanoDet's own normalisation (mean / std per BGR channel), not RGB / 255
     assert x.min() < -1.0 and x.max() > 1.0 and abs(float(x.mean())) < 1.0
+
+
+def test_a_changed_sources_entry_makes_the_built_models_stale(tmp_path):
+    """A model whose recipe changed in sources.json (here: one more output) is rebuilt, even
+    though its file still matches the manifest's checksum."""
+    from rumaro_lab.modelstore.build import _manifest_is_current
+
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    settings = _copy_models_dir(tmp_path, files=("manifest.json", *(
+        entry["file"] for entry in manifest["models"].values())))
+    wanted = wanted_models(settings)
+    assert _manifest_is_current(settings, wanted)
+    sources_path = Path(settings.models_dir) / "sources.json"
+    sources = json.loads(sources_path.read_text())
+    sources["models"]["nsfwjs-mobilenet-v2"]["extra_outputs"] = []
+    sources_path.write_text(json.dumps(sources))
+    assert not _manifest_is_current(settings, wanted)
+
+
+def test_nsfwjs_build_exports_the_image_features_the_closeup_probe_reads(settings):
+    import onnxruntime as ort
+
+    from rumaro_lab.extractors.closeup import FEATURES_OUTPUT
+
+    session = ort.InferenceSession(str(locate_model("nsfwjs-mobilenet-v2", settings)))
+    shapes = [o.shape[-1] for o in session.get_outputs()]
+    assert shapes[0] == 5 and shapes[FEATURES_OUTPUT] == 1280

@@ -28,7 +28,9 @@ G. ``graphic`` (text posts, screenshots, posters, memes; with ``text`` in the ru
    body covers >= ``portrait_min_body_share`` (a portrait from behind or in profile).
 4. ``other``: a person is there but small or partial (face >= ``person_min_face_share`` or body >=
    ``person_min_body_share``), or (with ``objects``) a non-person, non-vehicle object covers
-   >= ``object_min_share`` of the frame (food, pets, products: close-ups).
+   >= ``object_min_share`` of the frame (food, pets, products: close-ups), or (with ``racy``)
+   the close-up probe (``racy.closeup``, `rumaro_lab.extractors.closeup`) gives >=
+   ``closeup_min``: flowers, leaves, animals and things NanoDet has no class for or misses.
 5. ``scenery``: nothing of the above (no person evidence).
 
 ``rule`` names the rule that fired (e.g. ``"portrait:face"``), ``n_people`` is the number of
@@ -47,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Extractor, Features
+from .base import Extractor, Features, stable_hash
 from .schema import category, continuous, count, text
 
 LABELS = ("portrait", "full_body", "group", "scenery", "other", "graphic")
@@ -62,6 +64,7 @@ RULES: dict[str, float | bool] = {
     "person_min_face_share": 0.0005,  # smaller faces don't count as a person in the picture
     "person_min_body_share": 0.02,    # ... nor smaller bodies
     "object_min_share": 0.10,         # a non-person object this big: a close-up ("other")
+    "closeup_min": 0.7,               # with `racy`: the close-up probe's probability for "other"
     "people_veto_pose": True,         # with `people`: no face and MoveNet sees nobody -> the
                                       # MediaPipe body is a hallucination (smoke, window frames)
     "graphic_min_text_share": 0.03,   # text boxes cover 3% of the frame ...
@@ -111,6 +114,7 @@ def classify(
     objects: Mapping[str, Any] | None,
     rules: Mapping[str, float | bool] = RULES,
     text: Mapping[str, Any] | None = None,
+    racy: Mapping[str, Any] | None = None,
 ) -> tuple[str, str, int]:
     """(label, rule that fired, number of people) from the extractors' outputs."""
     n_faces = int(_num(faces.get("count")))
@@ -142,15 +146,17 @@ def classify(
         return "other", "other:small_person", max(n_people, 1)
     if largest_object_share(objects) >= rules["object_min_share"]:
         return "other", "other:object", n_people
+    if racy and racy.get("closeup") is not None and racy["closeup"] >= rules["closeup_min"]:
+        return "other", "other:closeup", n_people
     return "scenery", "scenery:no_person", n_people
 
 
 class PhotoType(Extractor):
     """Graphic | portrait | full_body | group | scenery | other (rules on text, faces, pose, people)."""
 
-    name, version = "photo_type", "2"
+    name, version = "photo_type", "3"  # 3: the close-up probe (racy.closeup) for other vs scenery
     requires = ("faces", "pose")
-    optional_requires = ("people", "objects", "text")
+    optional_requires = ("people", "objects", "text", "racy")
     features = {
         "label": category(LABELS, "photo type by the rules of RULES (first match)",
                           reference="scenery", role="primary", summary=True),
@@ -165,9 +171,17 @@ class PhotoType(Extractor):
     def rules(self) -> dict[str, float | bool]:
         return {**RULES, **(self.config["rules"] or {})}
 
+    def cache_config_hash(self, present_optional: tuple[str, ...] = (),
+                          post: Mapping[str, Any] | None = None) -> str:
+        # the rules in force, not only the overrides: an edited RULES table must not reuse
+        # labels cached under the old one
+        own = super().cache_config_hash(present_optional, post)
+        return stable_hash({"own": own, "rules": self.rules})
+
     def extract(self, image, deps: Mapping[str, Features], post: Mapping[str, Any]) -> Features:
         pose = deps["pose"]
         label, rule, n_people = classify(deps["faces"], pose, deps.get("people"),
-                                         deps.get("objects"), self.rules, deps.get("text"))
+                                         deps.get("objects"), self.rules, deps.get("text"),
+                                         deps.get("racy"))
         return {"label": label, "rule": rule, "n_people": n_people,
                 "person_share": pose.get("body_share") if pose.get("detected") else None}

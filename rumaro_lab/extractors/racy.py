@@ -17,6 +17,11 @@ and the share of skin inside the person mask.
   labelled by eye (kept out of the repository) "revealing vs dressed" gave AUC 0.81 for
   ``nsfw_score``, 0.73 for ``sexy``: the OpenNSFW score stays the primary one. ``suggestive=False``
   skips the model (the five are then null).
+- ``closeup``: probability that the photo is a close-up of a thing (object, animal, plant, food)
+  rather than a view (landscape, city, landmark): a linear probe on the image features of that
+  same nsfwjs network (`rumaro_lab.extractors.closeup`, where it is trained and measured); null
+  with ``suggestive=False``. Computed here because this is where the network runs (one dot
+  product); ``photo_type`` reads it to tell ``other`` from ``scenery``.
 - ``skin_share``: share of the person's pixels (``pose.mask_json``, MediaPipe Pose segmentation,
   computed once by ``pose``) whose colour falls in the skin box of Chai & Ngan (1999) in YCrCb:
   133 <= Cr <= 173 and 77 <= Cb <= 127 (`SKIN_YCRCB`). Null when no person was found.
@@ -38,7 +43,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .base import Availability, Extractor, Features
+from ..errors import ModelMissingError
+from .base import Availability, Extractor, Features, stable_hash
+from .closeup import FEATURES_OUTPUT, CloseupProbe, probe_sha256
 from .packaged_models import (
     SHARED_SIDE,
     PackagedModelMissing,
@@ -136,7 +143,7 @@ def nsfw_model_path() -> Path:
 class Racy(Extractor):
     """OpenNSFW score, nsfwjs suggestive/drawing probabilities, skin share inside the person mask."""
 
-    name, version = "racy", "3"  # 3: OpenNSFW's int8 build by default
+    name, version = "racy", "4"  # 3: OpenNSFW's int8 build by default; 4: + closeup
     requires = ("pose",)
     features = {
         "nsfw_score": continuous("OpenNSFW probability that the photo is not safe for work",
@@ -150,6 +157,9 @@ class Racy(Extractor):
         **{c: continuous(_NSFWJS_MEANING[c], unit="0..1",
                          role="exploratory" if c in ("sexy", "drawing") else "diagnostic")
            for c in ("sexy", "porn", "hentai", "drawing", "neutral")},
+        "closeup": continuous("probability that the photo is a close-up of a thing (object, animal, "
+                              "plant, food), not a view (closeup.py's probe on nsfwjs's features)",
+                              unit="0..1", role="diagnostic"),
     }
     # int8: OpenNSFW's int8 build from `make models` (open-nsfw-int8: 11.5 instead of 24 ms per
     # photo, rank correlation 0.98 with the float score on feed_eval); False: the wheel's file
@@ -184,11 +194,35 @@ class Racy(Extractor):
             path = locate_model(NSFWJS_MODEL, self.settings or Settings())
             self._nsfwjs = onnx_session(path, threads=self.config["threads"])
             self._nsfwjs_input = self._nsfwjs.get_inputs()[0].name
+            if len(self._nsfwjs.get_outputs()) <= FEATURES_OUTPUT:
+                raise ModelMissingError(
+                    f"{path.name} has no image-feature output (built before the close-up probe)",
+                    hint="run `make models` (it rebuilds the model with that output)")
+            self._probe = CloseupProbe.load()
+
+    def cache_config_hash(self, present_optional: tuple[str, ...] = (),
+                          post: Mapping[str, Any] | None = None) -> str:
+        # the close-up probe's weights are data, not code: retrained weights must not reuse
+        # cached answers of the old ones (and photo_type's keys follow, as they include ours)
+        own = super().cache_config_hash(present_optional, post)
+        if not self.config["suggestive"]:
+            return own
+        return stable_hash({"own": own, "closeup_probe": probe_sha256()})
 
     def suggestive(self, rgb: np.ndarray) -> dict[str, float]:
-        """nsfwjs's five probabilities of an RGB image."""
-        (out,) = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
-        return {c: float(p) for c, p in zip(NSFWJS_CLASSES, out[0], strict=True)}
+        """nsfwjs's five probabilities of an RGB image, and the close-up probability."""
+        outputs = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
+        out = {c: float(p) for c, p in zip(NSFWJS_CLASSES, outputs[0][0], strict=True)}
+        out["closeup"] = self._probe.probability(outputs[FEATURES_OUTPUT][0])
+        return out
+
+    def image_features(self, rgb: np.ndarray) -> np.ndarray:
+        """nsfwjs's 1280 image features of an RGB image (what the close-up probe reads)."""
+        self.ensure_ready()
+        if self._nsfwjs is None:
+            raise ValueError("racy: image_features needs suggestive=True (the nsfwjs model)")
+        outputs = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
+        return outputs[FEATURES_OUTPUT][0]
 
     def nsfw(self, rgb: np.ndarray) -> float:
         """open_nsfw's NSFW probability of an RGB image (through `opennsfw_input`, the input

@@ -144,6 +144,9 @@ def _manifest_is_current(settings: Settings, wanted: list[str]) -> bool:
         entry = built.get(name)
         if entry is None:
             return False
+        if entry.get("recipe") != sources["models"].get(name):
+            log.info("model %s: its sources.json entry changed, rebuilding", name)
+            return False
         path = Path(settings.models_dir) / entry["file"]
         if not path.is_file() or file_sha256(path) != entry["sha256"]:
             log.info("model %s: file missing or changed, rebuilding", name)
@@ -290,6 +293,8 @@ def build_models(
         spec = sources["models"][name]
         folder = unpacked / spec["package"] / (spec.get("path") or "package/models")
         command += ["--model", f"{name}:{spec.get('tolerance', 1e-4)}:{spec['format']}:{folder}"]
+        command += [arg for layer in spec.get("extra_outputs", ())
+                    for arg in ("--extra-output", f"{name}={layer}")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     reports = {}
@@ -328,6 +333,7 @@ def build_models(
             "license_note": spec.get("license_note", ""),
             "opt_in": spec.get("opt_in", False),
             "golden_max_abs_diff": golden_diff,
+            "recipe": spec,  # a changed sources.json entry (e.g. one more output) means a rebuild
         }
         if name in derived:
             entries[name]["derived_from"] = spec.get("derived_from") or spec["derived_from_file"]

@@ -177,22 +177,35 @@ def _keras_model(model_json: dict, weights: dict):
     return model
 
 
-def convert_layers_js(model_dir: Path, out_path: Path, opset: int, inputs: Path) -> tuple[Path, float]:
-    """JS-wrapped tfjs layers model -> Keras -> SavedModel -> ONNX; (SavedModel, |Keras - ONNX|)."""
+def convert_layers_js(model_dir: Path, out_path: Path, opset: int, inputs: Path,
+                      extra_outputs: tuple[str, ...] = ()) -> tuple[Path, float]:
+    """JS-wrapped tfjs layers model -> Keras -> SavedModel -> ONNX; (SavedModel, |Keras - ONNX|).
+
+    `extra_outputs` names layers whose outputs become more ONNX outputs after the model's own
+    (output_1, output_2, ...), e.g. nsfwjs's ``flatten_1``: the image features its classifier
+    reads, which `rumaro_lab.extractors.closeup` probes. The fidelity check covers them too.
+    """
+    import keras
     import numpy as np
     import onnxruntime as ort
 
     work = Path(tempfile.mkdtemp(prefix="layers-", dir=out_path.parent))
     model_json, shards = _dump_js(model_dir, work / "js")
     model = _keras_model(model_json, _dequantize(model_json, shards))
+    if extra_outputs:
+        model = keras.Model(model.inputs, [model.outputs[0],
+                                           *(model.get_layer(n).output for n in extra_outputs)])
     x = np.load(inputs)
-    reference = np.asarray(model([x], training=False))
+    reference = model([x], training=False)
+    reference = [np.asarray(r) for r in (reference if extra_outputs else [reference])]
     saved = work / "model"
     model.export(str(saved), format="tf_saved_model", verbose=False)
     _tf2onnx(saved, out_path, opset)
     session = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
-    (ours,) = session.run(None, {session.get_inputs()[0].name: x})
-    return saved, float(np.max(np.abs(ours - reference)))
+    ours = session.run(None, {session.get_inputs()[0].name: x})
+    if len(ours) != len(reference):
+        raise SystemExit(f"{out_path.name}: {len(ours)} ONNX outputs, expected {len(reference)}")
+    return saved, max(float(np.max(np.abs(o - r))) for o, r in zip(ours, reference, strict=True))
 
 
 def _confident_rows(detections, min_score: float = 0.2):
@@ -256,6 +269,8 @@ def main() -> int:
     parser.add_argument("--inputs-dir", type=Path, required=True, help="NAME.npy fixed inputs")
     parser.add_argument("--model", action="append", required=True,
                         help="NAME:TOLERANCE:FORMAT:FOLDER (repeat); FORMAT tfjs_graph or tfjs_layers_js")
+    parser.add_argument("--extra-output", action="append", default=[],
+                        help="NAME=LAYER (repeat): a layers model's LAYER output as one more output")
     parser.add_argument("--opset", type=int, default=17)
     args = parser.parse_args()
 
@@ -275,7 +290,8 @@ def main() -> int:
             finally:
                 shutil.rmtree(saved.parent, ignore_errors=True)
         elif kind == "tfjs_layers_js":
-            saved, diff = convert_layers_js(Path(folder), onnx_path, args.opset, inputs)
+            extra = tuple(e.split("=", 1)[1] for e in args.extra_output if e.startswith(name + "="))
+            saved, diff = convert_layers_js(Path(folder), onnx_path, args.opset, inputs, extra)
             shutil.rmtree(saved.parent, ignore_errors=True)
         else:
             raise SystemExit(f"{name}: unknown model format {kind!r}")
