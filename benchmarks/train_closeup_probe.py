@@ -110,7 +110,8 @@ def hdri_views(pkg: Path) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pkg", type=Path, default=Path("/work/scratch/closeup"))
+    parser.add_argument("--pkg", type=Path, required=True,
+                        help="folder with deb/x_gcompris-qt-data and npm/pmndrs-assets-1.7.0.tgz")
     parser.add_argument("--write", action="store_true", help="store the weights in the package")
     args = parser.parse_args()
 
