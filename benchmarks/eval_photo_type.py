@@ -16,6 +16,8 @@
 2. **mixed_39 + interfaces_cc0** (benchmarks/labels/photo_type.csv: 39 varied images from
    ../shared/data + 100 CC0 portraits), the earlier benchmark, to check nothing regressed (also
    with the close-up rule off).
+3. **product shots** (the first 150 garment photos of ../shared/data/clothing_small_cc0, nobody
+   in them: ``other`` by definition): the share read as ``other``, with the close-up rule and without.
 
     .venv/bin/python benchmarks/eval_photo_type.py [--pose-backend mediapipe|movenet]
 """
@@ -107,6 +109,23 @@ def earlier_set(extractors=None) -> dict:
                 (labels.loc[portraits, "predicted"] == "portrait").mean()), 3)}
 
 
+def product_shots(extractors) -> dict:
+    """The first 150 photos of ../shared/data/clothing_small_cc0: garments on hangers, beds and
+    floors, nobody wearing them (500 of the set's 713 photos were looked at on contact sheets when
+    feed_eval was built: garments only), so ``other`` by feed_eval's definition (products without
+    text). How many are read as each type."""
+    from rumaro_lab.extractors.runner import extract_images
+    from rumaro_lab.settings import Settings
+
+    paths = sorted((SHARED_DATA / "clothing_small_cc0").rglob("*.jpg"))[:150]
+    settings = Settings(_env_file=None, cache_dir=Path(__file__).resolve().parents[1] / ".cache"
+                        / "bench", workers=2)
+    table = extract_images(paths, settings, extractors=extractors, progress=False)
+    counts = table["photo_type.label"].astype(str).value_counts()
+    return {"n": len(paths), "other": round(float(counts.get("other", 0) / len(paths)), 3),
+            "counts": counts.to_dict()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pose-backend", choices=("mediapipe", "movenet"), default=None,
@@ -122,7 +141,9 @@ def main() -> None:
     result = {"benchmark": "photo_type", "pose_backend": pose.config["backend"],
               "feed_eval": feed_eval(feed_eval_table(default), feed_eval_table(off),
                                      feed_eval_table(no_closeup)),
-              "earlier": earlier_set(default), "earlier_closeup_rule_off": earlier_set(no_closeup)}
+              "earlier": earlier_set(default), "earlier_closeup_rule_off": earlier_set(no_closeup),
+              "product_shots_150": {"closeup_rule": product_shots(default),
+                                    "closeup_rule_off": product_shots(no_closeup)}}
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=2, default=str))
 
