@@ -209,11 +209,16 @@ class Racy(Extractor):
             return own
         return stable_hash({"own": own, "closeup_probe": probe_sha256()})
 
+    def _run_nsfwjs(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """nsfwjs on an RGB image: (its five probabilities, its 1280 image features)."""
+        outputs = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
+        return outputs[0][0], outputs[FEATURES_OUTPUT][0]
+
     def suggestive(self, rgb: np.ndarray) -> dict[str, float]:
         """nsfwjs's five probabilities of an RGB image, and the close-up probability."""
-        outputs = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
-        out = {c: float(p) for c, p in zip(NSFWJS_CLASSES, outputs[0][0], strict=True)}
-        out["closeup"] = self._probe.probability(outputs[FEATURES_OUTPUT][0])
+        probabilities, features = self._run_nsfwjs(rgb)
+        out = {c: float(p) for c, p in zip(NSFWJS_CLASSES, probabilities, strict=True)}
+        out["closeup"] = self._probe.probability(features)
         return out
 
     def image_features(self, rgb: np.ndarray) -> np.ndarray:
@@ -221,8 +226,7 @@ class Racy(Extractor):
         self.ensure_ready()
         if self._nsfwjs is None:
             raise ValueError("racy: image_features needs suggestive=True (the nsfwjs model)")
-        outputs = self._nsfwjs.run(None, {self._nsfwjs_input: nsfwjs_input(rgb)})
-        return outputs[FEATURES_OUTPUT][0]
+        return self._run_nsfwjs(rgb)[1]
 
     def nsfw(self, rgb: np.ndarray) -> float:
         """open_nsfw's NSFW probability of an RGB image (through `opennsfw_input`, the input
