@@ -104,3 +104,18 @@ def test_model_built_before_the_probe_says_run_make_models(tmp_path):
     racy = make_extractor("racy", settings=Settings(_env_file=None, models_dir=target))
     with pytest.raises(ModelMissingError, match="make models"):
         racy.ensure_ready()
+
+
+def test_racy_public_methods_load_their_own_models():
+    """`suggestive`, `image_features` and `nsfw` work on a fresh extractor, as `extract` does
+    (they used to fail with AttributeError until something else had loaded the models)."""
+    from rumaro_lab.extractors.racy import NSFWJS_CLASSES
+
+    photo = load_image(FEED_EVAL / CLOSEUPS[0]).rgb
+    out = make_extractor("racy").suggestive(photo)
+    assert set(out) == {*NSFWJS_CLASSES, "closeup"}
+    assert sum(out[c] for c in NSFWJS_CLASSES) == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= make_extractor("racy").nsfw(photo) <= 1.0
+    assert make_extractor("racy").image_features(photo).shape == (1280,)
+    with pytest.raises(ValueError, match="suggestive=True"):
+        make_extractor("racy", suggestive=False).suggestive(photo)

@@ -179,6 +179,9 @@ class Apparel(Extractor):
 
     def run_user_model(self, rgb: np.ndarray, person: np.ndarray | None) -> tuple[str, float]:
         """Top (label, score) of the registered user model on the person crop."""
+        self.ensure_ready()
+        if self._user is None:
+            raise ValueError("apparel: run_user_model needs user_model= (a registered model)")
         crop = rgb
         if person is not None and person.any():
             ys, xs = np.nonzero(person)

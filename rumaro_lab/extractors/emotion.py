@@ -225,6 +225,7 @@ class Emotion(Extractor):
 
     def emotions(self, rgb: np.ndarray, box: list[float]) -> np.ndarray:
         """7 probabilities (EMOTIONS order) of the face in `box` (normalised x, y, w, h)."""
+        self.ensure_ready()
         x = (fer_frame_input(rgb, box, self._cascade) if self.config["crop"] == "fer"
              else fer_input(square_crop(rgb, box, self.config["margin"])))
         self._fer.set_tensor(self._fer_in, x)
@@ -233,6 +234,9 @@ class Emotion(Extractor):
 
     def smile(self, rgb: np.ndarray, box: list[float]) -> float | None:
         """Smile intensity of the face in `box`, or None when FaceMesh finds no face there."""
+        self.ensure_ready()
+        if self._mesh is None:
+            raise ValueError("emotion: smile needs smile=True (the FaceMesh model)")
         crop = square_crop(rgb, box, self.config["mesh_margin"])
         if min(crop.shape[:2]) < MIN_SIDE:
             return None

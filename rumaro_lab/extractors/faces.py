@@ -225,6 +225,7 @@ class Faces(Extractor):
         those over their view's threshold, ``kept`` for the ones left after merging.
 
         `nobody`: another model saw no person; then the tiles run only when a face was found."""
+        self.ensure_ready()
         if small is None:
             small = fit_within(rgb, self.config["max_side"])
         raw: list[dict] = []

@@ -216,6 +216,7 @@ class Racy(Extractor):
 
     def suggestive(self, rgb: np.ndarray) -> dict[str, float]:
         """nsfwjs's five probabilities of an RGB image, and the close-up probability."""
+        self._ensure_nsfwjs("suggestive")
         probabilities, features = self._run_nsfwjs(rgb)
         out = {c: float(p) for c, p in zip(NSFWJS_CLASSES, probabilities, strict=True)}
         out["closeup"] = self._probe.probability(features)
@@ -223,14 +224,19 @@ class Racy(Extractor):
 
     def image_features(self, rgb: np.ndarray) -> np.ndarray:
         """nsfwjs's 1280 image features of an RGB image (what the close-up probe reads)."""
+        self._ensure_nsfwjs("image_features")
+        return self._run_nsfwjs(rgb)[1]
+
+    def _ensure_nsfwjs(self, method: str) -> None:
+        # the public methods load the models themselves, as `extract` does
         self.ensure_ready()
         if self._nsfwjs is None:
-            raise ValueError("racy: image_features needs suggestive=True (the nsfwjs model)")
-        return self._run_nsfwjs(rgb)[1]
+            raise ValueError(f"racy: {method} needs suggestive=True (the nsfwjs model)")
 
     def nsfw(self, rgb: np.ndarray) -> float:
         """open_nsfw's NSFW probability of an RGB image (through `opennsfw_input`, the input
         the int8 build was calibrated on)."""
+        self.ensure_ready()
         (out,) = self._session.run(None, {self._input: opennsfw_input(rgb)})
         return float(out[0][1])
 

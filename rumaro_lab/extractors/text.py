@@ -203,6 +203,7 @@ class Text(Extractor):
 
     def probability_map(self, small: np.ndarray) -> np.ndarray:
         """Text probability per pixel of the network input (the picture at `long_side`)."""
+        self.ensure_ready()
         h, w = input_size(*small.shape[:2], self.config["long_side"])
         x = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, ::-1]
         x = x.astype(np.float32) * (1 / 127.5) - 1.0
@@ -211,6 +212,9 @@ class Text(Extractor):
 
     def read(self, rgb: np.ndarray, boxes: np.ndarray) -> list[str]:
         """Recognised lines (score >= min_word_score), top to bottom, left to right."""
+        self.ensure_ready()
+        if self._rec is None:
+            raise ValueError("text: read needs recognize=True (the recognition model)")
         lines = []
         scale = np.array([rgb.shape[1], rgb.shape[0]], np.float32)
         order = sorted(range(len(boxes)), key=lambda i: (round(boxes[i][:, 1].min() * 50),
