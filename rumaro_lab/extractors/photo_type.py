@@ -15,7 +15,9 @@ G. ``graphic`` (text posts, screenshots, posters, memes; with ``text`` in the ru
    from ../shared/data; 97.4 % agreement there) and then measured, unchanged, on
    benchmarks/data/feed_eval (benchmarks/eval_photo_type.py). Illustrations without text are not
    caught: nsfwjs's "drawing" probability (``racy.drawing``) separates them from photos too weakly
-   (AUC 0.60 on 200 real posts, 0.73 on feed_eval) to be a rule; it stays a feature.
+   (AUC 0.60 on 200 real posts, 0.73 on feed_eval) to be a rule; it stays a feature. A linear
+   probe on nsfwjs's image features (the close-up probe's recipe) was measured too and not
+   taken: it calls stylised photos illustrations (docs/extractors.md).
 
 0. With ``people`` in the run and ``people_veto_pose``: when no face is found and MoveNet sees
    nobody, a MediaPipe body is ignored (on our labelled set every such body was hallucinated on
