@@ -231,6 +231,44 @@ def test_apparel_user_model_hook(settings, tmp_path):
     assert "register_user_model" in info.value.hint
 
 
+def test_new_weights_under_the_same_model_name_get_new_cache_keys(settings, tmp_path):
+    """A user model re-registered with other weights, or a built model rebuilt with other
+    weights, must not be served answers cached under the old file (the cache key holds each
+    registry model's recorded sha256)."""
+    import json
+    import shutil
+
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    shutil.copy(settings.models_dir / "manifest.json", models_dir / "manifest.json")
+    settings = settings.model_copy(update={"models_dir": models_dir})
+    model = tmp_path / "rgb.onnx"
+    model.write_bytes(_onnx_channel_mean(32))
+    register_user_model("channel-mean", model, settings, license="test", used_by="apparel")
+    config = {"user_model": "channel-mean", "user_labels": ("red", "green", "blue"),
+              "user_input_size": 32}
+
+    def keys() -> dict[str, str]:
+        made = {n: make_extractor(n, settings=settings, **(config if n == "apparel" else {}))
+                for n in ("apparel", "people", "image")}
+        return {n: ex.cache_config_hash() for n, ex in made.items()}
+
+    first = keys()
+    assert keys() == first  # stable while nothing changes
+    model.write_bytes(_onnx_channel_mean(16))
+    register_user_model("channel-mean", model, settings, license="test", used_by="apparel")
+    second = keys()
+    assert second["apparel"] != first["apparel"]
+    assert second["people"] == first["people"] and second["image"] == first["image"]
+
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    manifest["models"]["movenet-multipose"]["sha256"] = "0" * 64  # as after a rebuild
+    (models_dir / "manifest.json").write_text(json.dumps(manifest))
+    third = keys()
+    assert third["people"] != second["people"]
+    assert third["apparel"] == second["apparel"] and third["image"] == second["image"]
+
+
 def test_people_veto_of_a_hallucinated_body():
     smoke = {"detected": True, "full_body_visible": False, "body_share": 0.36}
     nobody = {"count": 0, "full_body_count": 0}

@@ -80,6 +80,9 @@ class AgeGender(Extractor):
 
         return model_availability(MODEL, settings)
 
+    def registry_models(self) -> tuple[str, ...]:
+        return (MODEL,)
+
     def setup(self) -> None:
         from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings

@@ -156,6 +156,10 @@ class Apparel(Extractor):
     def rules(self) -> dict[str, float]:
         return {**REGIONS, **(self.config["rules"] or {})}
 
+    def registry_models(self) -> tuple[str, ...]:
+        # a user model re-registered under the same name with new weights gets new cache keys
+        return (self.config["user_model"],) if self.config["user_model"] else ()
+
     def setup(self) -> None:
         self._user = None
         name = self.config["user_model"]

@@ -21,8 +21,10 @@ runs it and checks the output against the declarations. The runner
 Unknown is ``None``, never 0: "no face" is ``faces.count == 0`` but ``emotion.happiness is None``.
 
 Cache keys are (image sha256, name, version, `cache_config_hash`). The hash covers `config`, the
-optional dependencies present in the run and the post fields the extractor reads (`post_fields`),
-and never credentials (those come from `Settings` and are not part of ``config``). Options that
+optional dependencies present in the run, the post fields the extractor reads (`post_fields`) and
+the recorded sha256 of each model of the models/ registry it reads (`registry_models`: a rebuilt or
+re-registered model with other weights does not reuse answers cached under the old one), and
+never credentials (those come from `Settings` and are not part of ``config``). Options that
 are not declared in ``default_config`` are refused, so a typo can't silently change a cache key.
 
 >>> from rumaro_lab.images import LoadedImage
@@ -144,9 +146,22 @@ class Extractor(ABC):
     ) -> str:
         """Hash of everything besides the image that determines the output."""
         used_post = {f: (post or {}).get(f) for f in self.post_fields}
-        return stable_hash(
-            {"config": self.config, "uses": sorted(present_optional), "post": used_post}
-        )
+        key = {"config": self.config, "uses": sorted(present_optional), "post": used_post}
+        models = self.registry_models()
+        if models:  # only then: the keys of extractors without registry models stay as they were
+            from ..modelstore.registry import recorded_sha256
+            from ..settings import Settings
+
+            settings = self.settings or Settings()
+            key["models"] = {name: recorded_sha256(name, settings) for name in models}
+        return stable_hash(key)
+
+    def registry_models(self) -> tuple[str, ...]:
+        """Names of the models/ registry models (built by ``make models`` or registered with
+        `register_user_model`) this configuration reads. Their recorded sha256 is part of the
+        cache key. Models shipped inside a pinned wheel are checked against a sha256 in the code
+        instead, and change only with it (and its version)."""
+        return ()
 
     @classmethod
     def columns(cls) -> dict[str, str]:

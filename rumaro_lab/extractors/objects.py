@@ -218,6 +218,9 @@ class Objects(Extractor):
         config = cls.default_config
         return model_availability(model_name(config["detector"], config["int8"]), settings)
 
+    def registry_models(self) -> tuple[str, ...]:
+        return (self.model,)
+
     def setup(self) -> None:
         from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings

