@@ -26,7 +26,7 @@ The machine's load average is printed at the start and the end: when other jobs 
 rates are low and the CPU-time figures are the ones to compare.
 
     .venv/bin/python benchmarks/bench_local.py [--posts 200] [--workers 2] [--images 24]
-        [--pose-backend mediapipe|movenet]
+        [--pose-backend mediapipe|movenet] [--option NAME.OPTION=VALUE ...]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FEED_EVAL, REPO, build_account  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
+from rumaro_lab.extractors.options import parse_options, with_options  # noqa: E402
 from rumaro_lab.extractors.packaged_models import shared_fit  # noqa: E402
 from rumaro_lab.extractors.person_gate import nobody_seen  # noqa: E402
 from rumaro_lab.extractors.plan import plan_extractors  # noqa: E402
@@ -116,11 +117,7 @@ def _instrument(extractor, clock: list[float]) -> None:
             setattr(extractor, key, _Timed(value, clock))
 
 
-def _extractor(name: str, pose_backend: str | None):
-    return make_extractor(name, **({"backend": pose_backend} if name == "pose" and pose_backend else {}))
-
-
-def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> dict:
+def profile(paths: list[Path], repeat: int, options: dict | None = None) -> dict:
     from rumaro_lab.extractors.backends import _limit_native_threads
 
     _limit_native_threads()  # as in a worker process: one OpenCV thread
@@ -128,7 +125,7 @@ def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> 
     clocks = {s.name: [0.0] for s in plan.steps}
     extractors = {}
     for step in plan.steps:
-        ex = _extractor(step.name, pose_backend)
+        ex = make_extractor(step.name, **(options or {}).get(step.name, {}))
         ex.ensure_ready()
         _instrument(ex, clocks[step.name])
         extractors[step.name] = ex
@@ -170,16 +167,14 @@ def profile(paths: list[Path], repeat: int, pose_backend: str | None = None) -> 
 
 
 def runner(paths: list[Path], posts: int, workers: int, tmp: Path, floor_ms: float,
-           pose_backend: str | None = None) -> dict:
+           options: dict | None = None) -> dict:
     from rumaro_lab.extractors.runner import extract_account
 
     settings = Settings(_env_file=None, data_dir=tmp / "data", cache_dir=tmp / "cache",
                         models_dir=REPO / "models", workers=workers)
     n = build_account(settings, "bench_local", posts, paths[0].parent)
     main0 = time.process_time()
-    names = list(DEFAULT_EXTRACTORS)
-    if pose_backend:
-        names = [_extractor(n, pose_backend) if n == "pose" else n for n in names]
+    names = with_options(DEFAULT_EXTRACTORS, options or {})
     summary = extract_account("bench_local", settings, extractors=names,
                               workers=workers, progress=False)
     # the workers' CPU (reported per image by the runner, model loading included) + this process
@@ -217,20 +212,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-runner", action="store_true")
     parser.add_argument("--pose-backend", choices=("mediapipe", "movenet"), default=None,
-                        help="pose's backend (default: pose's own default)")
+                        help="pose's backend (default: pose's own default); = --option pose.backend=B")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME.OPTION=VALUE",
+                        help="an extractor option, as `rumaro extract --option` takes it (repeatable)")
     args = parser.parse_args()
+    items = args.option + ([f"pose.backend={args.pose_backend}"] if args.pose_backend else [])
+    options = parse_options(items)
     result = {"benchmark": "bench_local", "cpu_count": os.cpu_count(),
-              "pose_backend": args.pose_backend or make_extractor("pose").config["backend"],
+              "pose_backend": options.get("pose", {}).get("backend",
+                                                          make_extractor("pose").config["backend"]),
+              "options": items,
               "load_average_start": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="rumaro-bench-local-") as tmp:
         tmp = Path(tmp)
         paths = make_photos(tmp / "photos", args.images)
         result["photos"] = {"n": len(paths), "shapes": ["1080x1350", "1080x1080"],
                             "source": "benchmarks/data/feed_eval, 4 per photo type"}
-        result["profile"] = profile(paths, args.repeat, args.pose_backend)
+        result["profile"] = profile(paths, args.repeat, options)
         if not args.skip_runner:
             run = runner(paths, args.posts, args.workers, tmp, result["profile"]["bare_model_floor_ms"],
-                         args.pose_backend)
+                         options)
             result["runner"] = run
             result["targets"] = {"at_least_14_images_per_s": run["images_per_s"] >= 14,
                                  "at_least_0.7_of_floor": run["of_floor_wall"] >= 0.7,

@@ -20,6 +20,7 @@
    in them: ``other`` by definition): the share read as ``other``, with the close-up rule and without.
 
     .venv/bin/python benchmarks/eval_photo_type.py [--pose-backend mediapipe|movenet]
+        [--option NAME.OPTION=VALUE ...]   (e.g. --option text.long_side=256)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FEED_WEIGHTS, SHARED_DATA, feed_eval_table, proportion_ci  # noqa: E402
 
 from rumaro_lab.extractors import DEFAULT_EXTRACTORS, make_extractor  # noqa: E402
+from rumaro_lab.extractors.options import parse_options, with_options  # noqa: E402
 from rumaro_lab.extractors.photo_type import LABELS  # noqa: E402
 
 LABELS_CSV = Path(__file__).resolve().parent / "labels" / "photo_type.csv"
@@ -129,16 +131,22 @@ def product_shots(extractors) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pose-backend", choices=("mediapipe", "movenet"), default=None,
-                        help="pose's backend (default: pose's own default)")
+                        help="pose's backend (default: pose's own default); = --option pose.backend=B")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME.OPTION=VALUE",
+                        help="an extractor option, as `rumaro extract --option` takes it (repeatable)")
     args = parser.parse_args()
     start = time.perf_counter()
-    pose = make_extractor("pose", **({"backend": args.pose_backend} if args.pose_backend else {}))
-    default = [pose if n == "pose" else n for n in DEFAULT_EXTRACTORS]
-    off = [n for n in default if n != "photo_type"]
-    off.append(make_extractor("photo_type", rules=RULE_OFF))
-    no_closeup = [n for n in default if n != "photo_type"]
-    no_closeup.append(make_extractor("photo_type", rules=CLOSEUP_OFF))
-    result = {"benchmark": "photo_type", "pose_backend": pose.config["backend"],
+    items = args.option + ([f"pose.backend={args.pose_backend}"] if args.pose_backend else [])
+    default = with_options(DEFAULT_EXTRACTORS, parse_options(items))
+    pose = next((s for s in default if not isinstance(s, str) and s.name == "pose"),
+                make_extractor("pose"))
+
+    def with_rules(rules: dict) -> list:
+        return [s for s in default if (s if isinstance(s, str) else s.name) != "photo_type"] + [
+            make_extractor("photo_type", rules=rules)]
+
+    off, no_closeup = with_rules(RULE_OFF), with_rules(CLOSEUP_OFF)
+    result = {"benchmark": "photo_type", "pose_backend": pose.config["backend"], "options": items,
               "feed_eval": feed_eval(feed_eval_table(default), feed_eval_table(off),
                                      feed_eval_table(no_closeup)),
               "earlier": earlier_set(default), "earlier_closeup_rule_off": earlier_set(no_closeup),

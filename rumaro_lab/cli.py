@@ -46,7 +46,8 @@ def _print_frame(df) -> None:
     table = Table(show_edge=False, header_style="bold")
     for column in df.columns:
         # Names and numbers stay whole; only free text (reasons, sources) wraps.
-        prose = column in {"reason", "description", "source", "origin", "note", "notes", "meaning"}
+        prose = column in {"reason", "description", "source", "origin", "note", "notes", "meaning",
+                           "default", "choices"}
         table.add_column(str(column), overflow="fold", no_wrap=not prose)
     for row in df.astype(object).itertuples(index=False):
         table.add_row(*("" if value is None or value != value else str(value) for value in row))
@@ -136,6 +137,7 @@ def extract(
     ctx: typer.Context,
     accounts: Annotated[list[str], typer.Argument(help="Accounts whose posts.parquet to process (several: one run, one pool of workers).")],
     extractors: Annotated[str | None, typer.Option(help="Comma-separated extractor names (default: the local set).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="An extractor option NAME.OPTION=VALUE, e.g. text.recognize=true or pose.backend=movenet. Repeatable; `rumaro extractors --options` lists them.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores). Env: RUMARO_WORKERS.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address to run on instead of local processes.")] = None,
     aggregate: Annotated[str, typer.Option(help="Sidecars: 'cover' image, or 'mean'/'max' over all images.")] = "cover",
@@ -149,10 +151,15 @@ def extract(
     from .extractors.runner import extract_accounts
 
     settings = _settings(ctx)
+    specs = [e.strip() for e in extractors.split(",") if e.strip()] if extractors else None
+    if option:
+        from .extractors.options import parse_options, with_options
+
+        specs = with_options(specs, parse_options(option), settings)
     summaries = extract_accounts(
         accounts,
         settings,
-        extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
+        extractors=specs,
         workers=workers,
         scheduler=scheduler,
         aggregate=aggregate,
@@ -167,10 +174,16 @@ def extract(
 def extractors_(
     ctx: typer.Context,
     features: Annotated[bool, typer.Option("--features", help="List the declared features (kind, role, unit, meaning) instead.")] = False,
-    name: Annotated[str | None, typer.Option("--extractor", help="Only this extractor's features (with --features).")] = None,
+    name: Annotated[str | None, typer.Option("--extractor", help="Only this extractor's features or options (with --features or --options).")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="With --features: as Markdown (docs/features.md).")] = False,
+    options: Annotated[bool, typer.Option("--options", help="List the extractors' options (for `rumaro extract --option`) instead.")] = False,
 ) -> None:
     """List the extractors: on by default, can it run here, and what it does (or why not)."""
+    if options:
+        from .extractors.options import options_table
+
+        _print_frame(options_table([name] if name else None))
+        return
     if features:
         from .extractors import registered_classes
         from .extractors.schema import schema_markdown, schema_table

@@ -95,3 +95,25 @@ def test_notebook_settings_resolve_from_the_project_root_in_jupyterlab(monkeypat
     monkeypatch.chdir(tmp_path)  # anywhere else (papermill from the CLI): the working directory
     assert report.notebook_settings("data").data_dir == tmp_path / "data"
     assert report.notebook_settings(str(tmp_path / "abs")).data_dir == tmp_path / "abs"
+
+
+@pytest.mark.slow
+def test_extract_notebook_takes_extractor_options(settings, tmp_path):
+    """02 run by papermill with `options` (as `rumaro extract --option` takes them): word
+    recognition, which is off by default, runs on the bundled sample."""
+    import pandas as pd
+
+    from rumaro_lab.posts.importing import import_sample
+
+    import_sample(settings)
+    params = {"account": "sample", "extractors": ["text"], "options": ["text.recognize=true"],
+              "workers": 1, "data_dir": str(settings.data_dir),
+              "reports_dir": str(settings.reports_dir), "cache_dir": str(settings.cache_dir),
+              "models_dir": str(settings.models_dir)}
+    out = report.execute_notebook(report.notebooks_dir() / report.NOTEBOOKS["extract"],
+                                  tmp_path / "02.ipynb", params, settings)
+    features = pd.read_parquet(settings.features_path("sample"))
+    assert len(features) == 61 and features["text.words"].notna().all()  # "" where no text
+    executed = nbformat.read(out, as_version=4)
+    assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                if o.output_type == "error"]
