@@ -316,6 +316,7 @@ def report(
     outcome: Annotated[str, typer.Option(help="Outcome to model: likes, comments, engagement, or a *_rate / *_relative variant.")] = "likes",
     model: Annotated[str, typer.Option(help="negbin, poisson or ols_log1p (mixed: see `rumaro batch`).")] = "negbin",
     extractors: Annotated[str | None, typer.Option(help="Comma-separated extractors, if features must be computed first (default: the local set).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="An extractor option NAME.OPTION=VALUE for features that must be computed first (repeatable; `rumaro extractors --options`).")] = None,
     show_code: Annotated[bool, typer.Option("--show-code", help="Keep the code cells in report.html.")] = False,
     notebooks: Annotated[Path | None, typer.Option(help="Folder with your own versions of the notebooks.")] = None,
 ) -> None:
@@ -326,7 +327,7 @@ def report(
     path = report_account(
         account, _settings(ctx), blur=blur, outcome=outcome, model=model,
         extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
-        show_code=show_code, notebooks=notebooks,
+        show_code=show_code, notebooks=notebooks, options=option,
     )
     out.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
@@ -340,13 +341,14 @@ def batch(
     outcome: Annotated[str, typer.Option(help="Outcome to model.")] = "likes",
     model: Annotated[str, typer.Option(help="Per-account model: negbin, poisson, ols_log1p.")] = "negbin",
     notebooks: Annotated[Path | None, typer.Option(help="Folder with your own versions of the notebooks.")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="An extractor option NAME.OPTION=VALUE for features that must be computed first (repeatable; `rumaro extractors --options`).")] = None,
 ) -> None:
     """Report every account in a file, then compare them (reports/summary.csv)."""
     from .report import SUMMARY_FILE, run_batch
 
     settings = _settings(ctx)
     summary = run_batch(accounts_file, settings, jobs=jobs, blur=blur, outcome=outcome,
-                        model=model, notebooks=notebooks)
+                        model=model, notebooks=notebooks, options=option)
     shown = summary[["account", "status", "report", "error"]].astype(object).fillna("")
     out.print(shown.to_string(index=False), markup=False, highlight=False, soft_wrap=True)
     out.print(f"summary: {settings.reports_dir / SUMMARY_FILE}", markup=False, highlight=False)

@@ -177,6 +177,20 @@ def test_unknown_account_is_a_clear_error(demo):
     assert code == 1
 
 
+def test_a_bad_extractor_option_stops_before_any_notebook_runs(demo, tmp_path):
+    settings, html, _ = demo
+    with pytest.raises(RumaroError, match="has no option 'recognise'"):
+        report.report_account("sample", settings, options=["text.recognise=true"])
+    assert html.is_file()  # the report made before is kept
+    accounts = tmp_path / "accounts.txt"
+    accounts.write_text("sample\n")
+    before = sorted(settings.reports_dir.rglob("*"))
+    with pytest.raises(RumaroError, match="unknown extractor 'txt'"):
+        report.run_batch(accounts, settings, options=["txt.recognize=true"])
+    assert sorted(settings.reports_dir.rglob("*")) == before
+    assert not (settings.reports_dir / report.SUMMARY_FILE).exists()
+
+
 def test_batch_reports_each_account_then_compares_them(demo):
     """Two good accounts in parallel (one still without features), two bad ones reported.
 
@@ -193,7 +207,8 @@ def test_batch_reports_each_account_then_compares_them(demo):
     accounts = settings.data_dir.parent / "accounts.txt"
     accounts.write_text("# accounts to compare\nearly\nearly_copy\n\nBad/Name\nnobody\n")
 
-    summary = report.run_batch(accounts, settings, jobs=2, extractors=EXTRACTORS)
+    summary = report.run_batch(accounts, settings, jobs=2, extractors=EXTRACTORS,
+                               options=["emotion.smile=false"])
 
     assert list(summary["account"]) == ["early", "early_copy", "Bad/Name", "nobody"]
     assert list(summary["status"]) == ["ok", "ok", "error", "error"]
@@ -206,6 +221,10 @@ def test_batch_reports_each_account_then_compares_them(demo):
     assert not (copy_dir / report.NOTEBOOKS["extract"]).exists()
     assert not (settings.report_dir("early") / report.NOTEBOOKS["extract"]).exists()
     assert (copy_dir / "report.html").is_file() and settings.features_path("early_copy").is_file()
+    # ... with the batch's extractor options: FaceMesh's smile was switched off there
+    copied = pd.read_parquet(settings.features_path("early_copy"))
+    assert copied["emotion.smile"].isna().all() and copied["emotion.happiness"].notna().any()
+    assert features["emotion.smile"].notna().any()  # the default, where it was computed
 
     on_disk = pd.read_csv(settings.reports_dir / report.SUMMARY_FILE)
     assert list(on_disk["account"]) == list(summary["account"])

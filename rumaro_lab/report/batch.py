@@ -20,8 +20,8 @@ parameters, and every written file is checked for the credential values in force
 
 >>> sorted(notebook_parameters("sample", Settings(_env_file=None, data_dir="/d", reports_dir="/r")))
 ... # doctest: +NORMALIZE_WHITESPACE
-['account', 'blur', 'cache_dir', 'data_dir', 'extractors', 'model', 'models_dir', 'outcome',
- 'report_dir', 'reports_dir', 'workers']
+['account', 'blur', 'cache_dir', 'data_dir', 'extractors', 'model', 'models_dir', 'options',
+ 'outcome', 'report_dir', 'reports_dir', 'workers']
 """
 
 from __future__ import annotations
@@ -63,14 +63,22 @@ def notebook_parameters(
     outcome: str = "likes",
     model: str = "negbin",
     extractors: Iterable[str] | None = None,
+    options: Iterable[str] | None = None,
 ) -> dict[str, object]:
-    """The parameters of notebooks 02/03 for `account`: names, switches and absolute folders."""
+    """The parameters of notebooks 02/03 for `account`: names, switches and absolute folders.
+    `options` are extractor options as text (``"text.recognize=true"``), checked here."""
     account = validate_account(account)
+    options = list(options or [])
+    if options:
+        from ..extractors.options import parse_options
+
+        parse_options(options)  # a bad option stops the report before any notebook runs
     return {
         "account": account,
         "outcome": outcome,
         "model": model,
         "extractors": list(extractors) if extractors is not None else None,
+        "options": options,
         "blur": bool(blur),
         "workers": int(settings.workers),
         "data_dir": _abs(settings.data_dir),
@@ -90,11 +98,13 @@ def report_account(
     extractors: Iterable[str] | None = None,
     show_code: bool = False,
     notebooks: str | Path | None = None,
+    options: Iterable[str] | None = None,
 ) -> Path:
     """Execute the analysis notebook for `account` into ``reports/ACCOUNT/``; returns report.html.
 
     When ``data/processed/ACCOUNT/features.parquet`` is missing, ``02-extract-features`` runs
-    first (its executed copy is kept beside the report). `notebooks` is a folder with your own
+    first (its executed copy is kept beside the report), with `extractors` and the extractor
+    `options` (``"NAME.OPTION=VALUE"``; `rumaro_lab.extractors.options`). `notebooks` is a folder with your own
     versions of the notebooks (same file names); by default the repository's.
 
     Example (executes notebooks, so shown rather than run as a doctest)::
@@ -105,9 +115,9 @@ def report_account(
     if model not in SINGLE_ACCOUNT_KINDS:
         raise RumaroError(f"model {model!r} is not for one account",
                           hint=f"use one of {', '.join(SINGLE_ACCOUNT_KINDS)}; the mixed model runs in `rumaro batch`")
+    params = notebook_parameters(account, settings, blur, outcome, model, extractors, options)
     folder = settings.report_dir(account)
     (folder / REPORT_HTML).unlink(missing_ok=True)  # a failed run must not leave an old report
-    params = notebook_parameters(account, settings, blur, outcome, model, extractors)
     books = notebooks_dir(notebooks)
     if not settings.features_path(account).exists():
         if not settings.posts_path(account).exists():
@@ -161,10 +171,13 @@ def _report_one(name: str, settings: Settings, kwargs: dict) -> dict[str, object
     return row
 
 
-def _extract_missing(names: list[str], settings: Settings, extractors: list[str] | None) -> None:
+def _extract_missing(names: list[str], settings: Settings, extractors: list[str] | None,
+                     options: list[str] | None = None) -> None:
     """Features of every account that has posts but no features yet, in ONE extraction run (one
-    pool of workers loads the models once for all of them). What fails here is left to each
-    account's report, which then runs the extraction notebook and reports its own error."""
+    pool of workers loads the models once for all of them), with the extractor `options`. What
+    fails here is left to each account's report, which then runs the extraction notebook and
+    reports its own error."""
+    from ..extractors.options import parse_options, with_options
     from ..extractors.runner import extract_accounts
 
     todo = []
@@ -178,7 +191,8 @@ def _extract_missing(names: list[str], settings: Settings, extractors: list[str]
     if not todo:
         return
     try:
-        for summary in extract_accounts(todo, settings, extractors=extractors, progress=False):
+        specs = with_options(extractors, parse_options(options), settings) if options else extractors
+        for summary in extract_accounts(todo, settings, extractors=specs, progress=False):
             log.info("%s", summary)
     except RumaroError as exc:
         log.error("extracting %d accounts together failed (%s); each report extracts its own", len(todo), exc)
@@ -194,6 +208,7 @@ def run_batch(
     extractors: Iterable[str] | None = None,
     notebooks: str | Path | None = None,
     on_result: Callable[[dict], None] | None = None,
+    options: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Report every account of `accounts_file`, `jobs` at a time, then compare them.
 
@@ -202,12 +217,19 @@ def run_batch(
     ``04-compare-accounts`` runs over the accounts that worked (``reports/combined/``)
     and ``reports/summary.csv`` is written: one row per account (status, report, error, seconds,
     plus the comparison's per-account numbers when it ran). `extractors` is used for accounts
-    whose features must be computed first: they are extracted together first, in one run
-    (`extract_accounts`: one pool of workers, models loaded once).
+    whose features must be computed first, with the extractor `options` (``"NAME.OPTION=VALUE"``):
+    they are extracted together first, in one run (`extract_accounts`: one pool of workers,
+    models loaded once).
     """
     names = read_accounts_file(accounts_file)
+    options = list(options or [])
+    if options:
+        from ..extractors.options import parse_options
+
+        parse_options(options)  # a bad option stops the batch before any account runs
     kwargs = {"blur": blur, "outcome": outcome, "model": model, "notebooks": notebooks,
-              "extractors": list(extractors) if extractors is not None else None}
+              "extractors": list(extractors) if extractors is not None else None,
+              "options": options}
     rows: list[dict[str, object]] = []
 
     def done(row: dict) -> None:
@@ -219,7 +241,7 @@ def run_batch(
         if on_result is not None:
             on_result(row)
 
-    _extract_missing(names, settings, kwargs["extractors"])
+    _extract_missing(names, settings, kwargs["extractors"], options)
     jobs = max(1, min(int(jobs), len(names)))
     if jobs == 1:
         for name in names:
