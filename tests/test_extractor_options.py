@@ -45,6 +45,13 @@ def test_named_extractors_are_configured_in_place_and_missing_ones_added():
     assert pose.config["backend"] == "movenet"
     assert specs[-1].config["max_faces"] == 2
     assert all(isinstance(s, str) for s in specs if s not in (pose, specs[-1]))
+    # a configured instance keeps its own options; the new ones go on top
+    from rumaro_lab.extractors import make_extractor
+
+    mine = make_extractor("text", long_side=256)
+    (text,) = with_options([mine], parse_options(["text.recognize=true"]))
+    assert text.config["long_side"] == 256 and text.config["recognize"] is True
+    assert mine.config["recognize"] is False  # the caller's instance is not changed
 
 
 def test_options_table_lists_defaults_and_choices():

@@ -71,7 +71,8 @@ def with_options(
     """The run's extractors (None: the default set) with the named ones made with `options`.
 
     An extractor that has options but is not in the list is added to it: asking for its
-    options is asking for it."""
+    options is asking for it. A configured instance in the list keeps its own options, and
+    `options` are applied on top of them."""
     from . import DEFAULT_EXTRACTORS
 
     specs = list(DEFAULT_EXTRACTORS if extractors is None else extractors)
@@ -80,8 +81,16 @@ def with_options(
         if name not in names:
             specs.append(name)
             names.append(name)
-    return [make_extractor(name, settings, **options[name]) if name in options else spec
+    return [spec if name not in options
+            else make_extractor(name, settings, **options[name]) if isinstance(spec, str)
+            else _reconfigured(spec, options[name], settings)
             for spec, name in zip(specs, names, strict=True)]
+
+
+def _reconfigured(spec, options: Mapping[str, Any], settings):
+    if isinstance(spec, type):  # a class: made with the options
+        return spec(settings=settings, **options)
+    return type(spec)(settings=spec.settings or settings, **{**spec.config, **options})
 
 
 def options_table(names: Iterable[str] | None = None) -> pd.DataFrame:
