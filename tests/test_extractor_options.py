@@ -84,6 +84,9 @@ def test_extract_with_an_option_runs_it_and_keeps_its_results_apart(tmp_path, ca
         entries = cache.entries()
     text = entries[entries["extractor"] == "text"]
     assert text["config_hash"].nunique() == 2  # both kept, neither served for the other
+    capsys.readouterr()
+    assert main([*run, "--option", "text.recognize=true"]) == 0  # the same options again
+    assert "61 results from the cache, 0 computed" in capsys.readouterr().out
 
     assert main([*run, "-o", "text.recognise=true"]) == 1
     assert "has no option 'recognise'" in capsys.readouterr().err

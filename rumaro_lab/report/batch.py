@@ -172,12 +172,13 @@ def _report_one(name: str, settings: Settings, kwargs: dict) -> dict[str, object
 
 
 def _extract_missing(names: list[str], settings: Settings, extractors: list[str] | None,
-                     options: list[str] | None = None) -> None:
+                     options: dict[str, dict] | None = None) -> None:
     """Features of every account that has posts but no features yet, in ONE extraction run (one
-    pool of workers loads the models once for all of them), with the extractor `options`. What
+    pool of workers loads the models once for all of them), with the extractor `options`
+    (`rumaro_lab.extractors.options.parse_options`'s result). What
     fails here is left to each account's report, which then runs the extraction notebook and
     reports its own error."""
-    from ..extractors.options import parse_options, with_options
+    from ..extractors.options import with_options
     from ..extractors.runner import extract_accounts
 
     todo = []
@@ -191,7 +192,7 @@ def _extract_missing(names: list[str], settings: Settings, extractors: list[str]
     if not todo:
         return
     try:
-        specs = with_options(extractors, parse_options(options), settings) if options else extractors
+        specs = with_options(extractors, options, settings) if options else extractors
         for summary in extract_accounts(todo, settings, extractors=specs, progress=False):
             log.info("%s", summary)
     except RumaroError as exc:
@@ -222,11 +223,10 @@ def run_batch(
     models loaded once).
     """
     names = read_accounts_file(accounts_file)
-    options = list(options or [])
-    if options:
-        from ..extractors.options import parse_options
+    from ..extractors.options import parse_options
 
-        parse_options(options)  # a bad option stops the batch before any account runs
+    options = list(options or [])
+    parsed = parse_options(options)  # a bad option stops the batch before any account runs
     kwargs = {"blur": blur, "outcome": outcome, "model": model, "notebooks": notebooks,
               "extractors": list(extractors) if extractors is not None else None,
               "options": options}
@@ -241,7 +241,7 @@ def run_batch(
         if on_result is not None:
             on_result(row)
 
-    _extract_missing(names, settings, kwargs["extractors"], options)
+    _extract_missing(names, settings, kwargs["extractors"], parsed)
     jobs = max(1, min(int(jobs), len(names)))
     if jobs == 1:
         for name in names:
