@@ -39,6 +39,11 @@ out = Console()
 _PROCESS = {"owns_stderr": False}
 
 
+def _split(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given)."""
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
 def _print_frame(df) -> None:
     """A DataFrame as a rich table that wraps long cells instead of running off the screen."""
     from rich.table import Table
@@ -151,7 +156,7 @@ def extract(
     from .extractors.runner import extract_accounts
 
     settings = _settings(ctx)
-    specs = [e.strip() for e in extractors.split(",") if e.strip()] if extractors else None
+    specs = _split(extractors)
     if option:
         from .extractors.options import parse_options, with_options
 
@@ -298,9 +303,6 @@ def analyze(
     accounts = [validate_account(a) for a in accounts]
     from .analysis.pipeline import analyze_accounts
 
-    def _split(text: str | None) -> list[str] | None:
-        return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
     written = analyze_accounts(accounts, _settings(ctx), outcome=outcome, kinds=_split(model),
                                features=_split(features), permutations=permutations,
                                estimands=_split(estimand), errors=errors)
@@ -326,7 +328,7 @@ def report(
 
     path = report_account(
         account, _settings(ctx), blur=blur, outcome=outcome, model=model,
-        extractors=[e.strip() for e in extractors.split(",") if e.strip()] if extractors else None,
+        extractors=_split(extractors),
         show_code=show_code, notebooks=notebooks, options=option,
     )
     out.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
