@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import RumaroError
-from . import REGISTRY, extractor_class, make_extractor
+from . import DEFAULT_EXTRACTORS, REGISTRY, extractor_class, make_extractor, registered_classes
 from .plan import ExtractorSpec
 
 FORM = "NAME.OPTION=VALUE, e.g. text.recognize=true"
@@ -73,8 +73,6 @@ def with_options(
     An extractor that has options but is not in the list is added to it: asking for its
     options is asking for it. A configured instance in the list keeps its own options, and
     `options` are applied on top of them."""
-    from . import DEFAULT_EXTRACTORS
-
     specs = list(DEFAULT_EXTRACTORS if extractors is None else extractors)
     names = [spec if isinstance(spec, str) else spec.name for spec in specs]
     for name in options:
@@ -95,8 +93,6 @@ def _reconfigured(spec, options: Mapping[str, Any], settings):
 
 def options_table(names: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per extractor option: extractor, option, default, allowed values (if a few)."""
-    from . import registered_classes
-
     rows = [{"extractor": cls.name, "option": option, "default": json.dumps(default, default=str),
              "choices": ", ".join(json.dumps(c) for c in cls.option_choices.get(option, ()))}
             for cls in registered_classes(names) for option, default in cls.default_config.items()]
