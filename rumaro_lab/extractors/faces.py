@@ -29,7 +29,10 @@ on the frame with a mid-grey border of ``pad_view`` (25 %) of its size on each s
 fills the frame (an extreme close-up, or a pre-cropped face such as the CK+ and FER2013 images)
 has no margin around it, and BlazeFace misses it: of 168 pre-cropped faces (the interfaces_cc0
 portraits' Haar squares at 240 px, benchmarks/eval_emotion.py) the two views find 141, with the
-border 162. Its faces are confirmed by the full-range model or a tile, or verified (the
+border 162. Only faces at least ``pad_view_min_face`` (0.6) of the frame's shorter side are kept
+from it (the pre-cropped faces are 0.77-0.97): smaller faces have the margin the whole-frame
+views need, and what this view alone finds there was a false face (a rocket's landing legs, 0.53,
+in a real SpaceX post). Its faces are confirmed by the full-range model or a tile, or verified (the
 verification crop is padded with the same grey where it leaves the frame); the short-range view
 does not confirm them, as it is the same model on the same pixels.
 
@@ -164,7 +167,7 @@ class Faces(Extractor):
                       "tile_min_confidence": 0.7, "tile_skip_face_share": 0.03, "short_range": True,
                       "short_range_min_confidence": 0.7, "confirm_min_confidence": 0.3,
                       "verify": True, "verify_crop": 3.0, "verify_min_confidence": 0.7,
-                      "person_gate": True, "pad_view": 0.25}
+                      "person_gate": True, "pad_view": 0.25, "pad_view_min_face": 0.6}
     optional_requires = ("objects",)  # the person gate
 
     @classmethod
@@ -224,11 +227,17 @@ class Faces(Extractor):
         return max((f["score"] for f in found if self._same_face(f["box"], box)), default=0.0)
 
     def _run_padded(self, small: np.ndarray, found: list[dict]) -> None:
-        """The short-range model on the frame with a grey border (the ``padded`` view)."""
+        """The short-range model on the frame with a grey border (the ``padded`` view); only
+        faces that fill the frame (``pad_view_min_face`` of its shorter side) are kept."""
         h, w = small.shape[:2]
         ph, pw = int(round(self.config["pad_view"] * h)), int(round(self.config["pad_view"] * w))
         window = (-pw / w, -ph / h, 1 + pw / w, 1 + ph / h)
-        self._run(self._short, _grey_border(small, (ph, ph), (pw, pw)), window, "padded", found)
+        seen: list[dict] = []
+        self._run(self._short, _grey_border(small, (ph, ph), (pw, pw)), window, "padded", seen)
+        # Smaller faces have the margin the whole-frame views need; what this view alone finds
+        # there is not a face (a rocket's landing legs in a real SpaceX post).
+        smallest = self.config["pad_view_min_face"] * min(w, h)
+        found.extend(f for f in seen if max(f["box"][2] * w, f["box"][3] * h) >= smallest)
 
     def _accept(self, small: np.ndarray, raw: list[dict]) -> list[dict]:
         """Candidates over their view's threshold, confirmed by another view or verified."""
