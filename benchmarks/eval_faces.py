@@ -20,7 +20,7 @@ Ground truth:
   ``ambiguous:`` rows and without the 2 rows whose faces under masks were not counted, and on the
   odd- and even-numbered halves (thresholds of version 3 were chosen without the even half)
   (``--feed-only`` runs just this part; ``--details`` adds, for every image whose count differs,
-  each detection with its view (full, short, tile0..3), score, size and confirmation status).
+  each detection with its view (full, short, padded, tile0..3), score, size and confirmation status).
 
     .venv/bin/python benchmarks/eval_faces.py [--feed-only] [--details]
 
