@@ -150,7 +150,8 @@ def main() -> None:
     reference_ex = make_extractor("emotion", smile=False)
     reference_ex.ensure_ready()
     found = haar_crops(sorted((SHARED_DATA / "interfaces_cc0").glob("*.jpg")))
-    crops = [crop for crop in found if crop[0] not in not_faces()]
+    left_out = not_faces()
+    crops = [crop for crop in found if crop[0] not in left_out]
     reference = [bare_top1(reference_ex, c) for _, _, c in crops]
     names = [name for name, _, _ in crops]
     tune = [i for i, (name, _, _) in enumerate(crops) if int(name[:3]) % 2 == 0]

@@ -153,7 +153,7 @@ def fer_frame_input(rgb: np.ndarray, box: list[float], cascade=None) -> np.ndarr
     if side >= FILLS_FRAME * min(width, height):
         # The face fills the frame (an extreme close-up, or a face cropped already, as the FER
         # datasets ship them). The cascade cannot see past the face and draws its box too small
-        # (0.83 of a Haar-cropped face), so the square is the predicted one, kept in the frame.
+        # (0.83 of a Haar-cropped face), so the square is the frame's shorter side.
         side = min(width, height)
         cx = min(max(cx, side / 2), width - side / 2)
         cy = min(max(cy, side / 2), height - side / 2)

@@ -27,9 +27,9 @@ cost ~19 ms and found only false faces (benchmarks/eval_person_gate.py).
 *Padded view*: when neither whole-frame view found a face, the short-range model runs once more
 on the frame with a mid-grey border of ``pad_view`` (25 %) of its size on each side. A face that
 fills the frame (an extreme close-up, or a pre-cropped face such as the CK+ and FER2013 images)
-has no margin around it, and BlazeFace misses it: of 168 pre-cropped faces (the interfaces_cc0
-portraits' Haar squares at 240 px, benchmarks/eval_emotion.py) the two views find 141, with the
-border 162. Only faces at least ``pad_view_min_face`` (0.6) of the frame's shorter side are kept
+has no margin around it, and BlazeFace misses it: of 160 faces pre-cropped to their 48-px Haar
+squares (the interfaces_cc0 portraits, benchmarks/eval_emotion.py) the two views find 141, with
+this view 159. Only faces at least ``pad_view_min_face`` (0.6) of the frame's shorter side are kept
 from it (the pre-cropped faces are 0.77-0.97): smaller faces have the margin the whole-frame
 views need, and what this view alone finds there was a false face (a rocket's landing legs, 0.53,
 in a real SpaceX post). Its faces are confirmed by the full-range model or a tile, or verified (the
@@ -217,11 +217,11 @@ class Faces(Extractor):
         cx, cy = (box[0] + box[2] / 2) * w, (box[1] + box[3] / 2) * h
         x0, x1 = int(cx - side / 2), int(cx + side / 2)
         y0, y1 = int(cy - side / 2), int(cy + side / 2)
-        if not padded:
-            x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
         crop = small[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
         if padded:
             crop = _grey_border(crop, (max(0, -y0), max(0, y1 - h)), (max(0, -x0), max(0, x1 - w)))
+        else:
+            x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
         found: list[dict] = []
         self._run(self._short, crop, (x0 / w, y0 / h, x1 / w, y1 / h), "verify", found)
         return max((f["score"] for f in found if self._same_face(f["box"], box)), default=0.0)
